@@ -1,0 +1,59 @@
+"""The InstantID adapter as one torch module, so a host (ComfyUI's ModelPatcher) can size and move it.
+
+Its state dict is exactly the flattened file layout: ``image_proj.*`` and ``ip_adapter.<n>.to_{k,v}_ip.weight``.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import torch
+from torch import nn
+
+from .adapter_file import AdapterWeights
+from .resampler import Resampler, ResamplerConfig
+
+
+class IdentityLayerProjection(nn.Module):
+    """One attn2 layer's identity projections (no bias, as published)."""
+
+    def __init__(self, token_dim: int, hidden: int):
+        super().__init__()
+        self.to_k_ip = nn.Linear(token_dim, hidden, bias=False)
+        self.to_v_ip = nn.Linear(token_dim, hidden, bias=False)
+
+
+class InstantIDModel(nn.Module):
+    def __init__(self, config: ResamplerConfig, layer_hidden_sizes: Dict[int, int]):
+        super().__init__()
+        self.image_proj = Resampler(config)
+        self.ip_adapter = nn.ModuleDict({str(n): IdentityLayerProjection(config.output_dim, h)
+                                         for n, h in sorted(layer_hidden_sizes.items())})
+
+    @property
+    def config(self) -> ResamplerConfig:
+        return self.image_proj.config
+
+    @property
+    def layer_hidden_sizes(self) -> Dict[int, int]:
+        return {int(n): m.to_k_ip.weight.shape[0] for n, m in self.ip_adapter.items()}
+
+    @classmethod
+    def from_weights(cls, weights: AdapterWeights) -> "InstantIDModel":
+        """Adopt the loaded tensors as parameters without copying them (meta init + assign)."""
+        with torch.device("meta"):
+            model = cls(weights.config, weights.layer_hidden_sizes)
+        state = {f"image_proj.{k}": v for k, v in weights.image_proj.items()}
+        for n, (k, v) in weights.ip_layers.items():
+            state[f"ip_adapter.{n}.to_k_ip.weight"] = k
+            state[f"ip_adapter.{n}.to_v_ip.weight"] = v
+        model.load_state_dict(state, strict=True, assign=True)
+        return model.eval().requires_grad_(False)
+
+    def weight_dtype(self) -> torch.dtype:
+        return self.image_proj.latents.dtype
+
+
+def load_instantid_model(path) -> InstantIDModel:
+    """Load and validate an adapter file into an InstantIDModel on the CPU, in the file's dtype."""
+    from .adapter_file import load_adapter
+    return InstantIDModel.from_weights(load_adapter(path))

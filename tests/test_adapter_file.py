@@ -1,0 +1,182 @@
+import os
+import pickle
+
+import pytest
+import torch
+
+from adapter_fixtures import SDXL_HIDDEN, TINY, adapter_state, save_bin, save_safetensors
+from instantid_core.adapter_file import load_adapter
+from instantid_core.errors import AdapterFormatError
+from instantid_core.instantid_model import InstantIDModel, load_instantid_model
+from instantid_core.resampler import ResamplerConfig
+
+HIDDEN = (32, 32, 64)
+
+
+@pytest.fixture(params=["bin", "safetensors"])
+def adapter_path(request, tmp_path):
+    state = adapter_state(HIDDEN)
+    save = save_bin if request.param == "bin" else save_safetensors
+    return save(state, tmp_path / f"ip-adapter.{request.param}"), state
+
+
+def test_both_formats_load_with_sizes_inferred(adapter_path):
+    path, state = adapter_path
+    w = load_adapter(path)
+    assert w.config == ResamplerConfig(**TINY)
+    assert w.layer_hidden_sizes == {1: 32, 3: 32, 5: 64}
+    model = InstantIDModel.from_weights(w)
+    sd = model.state_dict()
+    for k, v in state["image_proj"].items():
+        assert torch.equal(sd[f"image_proj.{k}"], v)
+    for k, v in state["ip_adapter"].items():
+        assert torch.equal(sd[f"ip_adapter.{k}"], v)
+
+
+def test_model_state_dict_is_the_flattened_file_layout(tmp_path):
+    path = save_safetensors(adapter_state(HIDDEN), tmp_path / "a.safetensors")
+    from safetensors.torch import load_file
+    assert set(load_instantid_model(path).state_dict()) == set(load_file(str(path)))
+
+
+def test_half_file_keeps_its_dtype(tmp_path):
+    path = save_safetensors(adapter_state(HIDDEN, dtype=torch.bfloat16), tmp_path / "a.safetensors")
+    assert load_instantid_model(path).weight_dtype() == torch.bfloat16
+
+
+def test_real_size_layout_matches_design_card():
+    """Key names and shapes of the real 1.7 GB file (DESIGN §2), checked without allocating it."""
+    with torch.device("meta"):
+        model = InstantIDModel(ResamplerConfig(), {2 * i + 1: h for i, h in enumerate(SDXL_HIDDEN)})
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert shapes["image_proj.latents"] == (1, 16, 1280)
+    assert shapes["image_proj.proj_in.weight"] == (1280, 512)
+    assert shapes["image_proj.proj_out.weight"] == (2048, 1280)
+    assert shapes["image_proj.norm_out.weight"] == (2048,)
+    for i in range(4):
+        p = f"image_proj.layers.{i}."
+        assert shapes[p + "0.norm1.weight"] == shapes[p + "0.norm2.bias"] == (1280,)
+        assert shapes[p + "0.to_q.weight"] == (1280, 1280)
+        assert shapes[p + "0.to_kv.weight"] == (2560, 1280)
+        assert shapes[p + "0.to_out.weight"] == (1280, 1280)
+        assert shapes[p + "1.0.weight"] == shapes[p + "1.0.bias"] == (1280,)
+        assert shapes[p + "1.1.weight"] == (5120, 1280)
+        assert shapes[p + "1.3.weight"] == (1280, 5120)
+    ip = [k for k in shapes if k.startswith("ip_adapter.")]
+    assert len(ip) == 140
+    assert shapes["ip_adapter.1.to_k_ip.weight"] == (640, 2048)
+    assert shapes["ip_adapter.139.to_v_ip.weight"] == (1280, 2048)
+    n_params = sum(v.numel() for v in model.state_dict().values())
+    assert 1.6e9 < n_params * 4 < 1.8e9  # ~1.7 GB in fp32, as published
+    kv_params = sum(v.numel() for k, v in model.state_dict().items() if k.startswith("ip_adapter."))
+    assert 3.3e8 < kv_params < 3.5e8
+
+
+def _expect_error(path, *fragments):
+    with pytest.raises(AdapterFormatError) as exc:
+        load_adapter(path)
+    for f in fragments:
+        assert f in str(exc.value), str(exc.value)
+    return str(exc.value)
+
+
+def test_missing_and_empty_files(tmp_path):
+    _expect_error(tmp_path / "nope.bin", "not found", "models/instantid")
+    (tmp_path / "empty.bin").write_bytes(b"")
+    _expect_error(tmp_path / "empty.bin", "empty")
+
+
+@pytest.mark.parametrize("fmt", ["bin", "safetensors"])
+def test_truncated_file(tmp_path, fmt):
+    save = save_bin if fmt == "bin" else save_safetensors
+    path = save(adapter_state(HIDDEN), tmp_path / f"a.{fmt}")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    _expect_error(path, "damaged or only partly downloaded")
+
+
+def test_random_bytes(tmp_path):
+    path = tmp_path / "a.safetensors"
+    path.write_bytes(os.urandom(4096))
+    _expect_error(path, "could not be read")
+
+
+def test_pickle_with_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "ip-adapter.bin"
+    with open(path, "wb") as f:
+        pickle.dump({"image_proj": Evil()}, f)
+    _expect_error(path, "refused", "contains code")
+    path2 = tmp_path / "zip.bin"
+    torch.save({"image_proj": Evil(), "ip_adapter": {}}, str(path2))
+    _expect_error(path2, "refused")
+
+
+def test_ip_adapter_plus_file(tmp_path):
+    plus = dict(TINY, embedding_dim=1280)
+    state = adapter_state(HIDDEN, size=plus)
+    _expect_error(save_bin(state, tmp_path / "ip-adapter-plus_sdxl.bin"), "IP-Adapter Plus", "512-d")
+
+
+def test_faceid_files(tmp_path):
+    state = {"image_proj": {"proj.0.weight": torch.zeros(4, 512), "norm.weight": torch.ones(4)},
+             "ip_adapter": {"1.to_k_ip.weight": torch.zeros(4, 4)}}
+    _expect_error(save_bin(state, tmp_path / "faceid.bin"), "FaceID")
+    state = adapter_state(HIDDEN)
+    state["ip_adapter"]["1.to_q_lora.down.weight"] = torch.zeros(4, 4)
+    _expect_error(save_bin(state, tmp_path / "faceid2.bin"), "FaceID")
+
+
+def test_plain_ip_adapter(tmp_path):
+    state = {"image_proj": {"proj.weight": torch.zeros(8, 4), "proj.bias": torch.zeros(8),
+                            "norm.weight": torch.ones(4), "norm.bias": torch.zeros(4)},
+             "ip_adapter": {"1.to_k_ip.weight": torch.zeros(4, 4), "1.to_v_ip.weight": torch.zeros(4, 4)}}
+    _expect_error(save_bin(state, tmp_path / "ip-adapter_sdxl.bin"), "plain IP-Adapter")
+
+
+def test_controlnet_and_checkpoint_files(tmp_path):
+    from safetensors.torch import save_file
+    cn = tmp_path / "diffusion_pytorch_model.safetensors"
+    save_file({"controlnet_cond_embedding.conv_in.weight": torch.zeros(2, 3, 3, 3)}, str(cn))
+    _expect_error(cn, "ControlNet", "models/controlnet")
+    ck = tmp_path / "sdxl.safetensors"
+    save_file({"model.diffusion_model.out.0.weight": torch.zeros(2)}, str(ck))
+    _expect_error(ck, "checkpoint", "models/checkpoints")
+
+
+def test_missing_and_extra_layers(tmp_path):
+    state = adapter_state(HIDDEN)
+    del state["ip_adapter"]["3.to_k_ip.weight"], state["ip_adapter"]["3.to_v_ip.weight"]
+    _expect_error(save_bin(state, tmp_path / "gap.bin"), "missing [3]")
+    state = adapter_state(HIDDEN)
+    del state["ip_adapter"]["5.to_v_ip.weight"]
+    _expect_error(save_bin(state, tmp_path / "half.bin"), "layer 5 lacks its to_v_ip")
+    state = adapter_state(HIDDEN)
+    state["ip_adapter"]["7.extra.weight"] = torch.zeros(2)
+    _expect_error(save_bin(state, tmp_path / "extra.bin"), "unexpected key ip_adapter.7.extra.weight")
+    state = adapter_state(HIDDEN)
+    del state["image_proj"]["layers.1.1.3.weight"]
+    _expect_error(save_bin(state, tmp_path / "proj.bin"), "layers.1.1.3.weight is missing")
+    state = adapter_state(HIDDEN)
+    state["image_proj"]["layers.0.0.to_q.bias"] = torch.zeros(128)
+    _expect_error(save_bin(state, tmp_path / "proj2.bin"), "unexpected image_proj keys")
+
+
+def test_wrong_shapes(tmp_path):
+    state = adapter_state(HIDDEN)
+    state["ip_adapter"]["3.to_v_ip.weight"] = torch.zeros(32, 7)
+    _expect_error(save_bin(state, tmp_path / "s.bin"), "layer 3 weights have shapes")
+    state = adapter_state(HIDDEN)
+    state["image_proj"]["proj_out.bias"] = torch.zeros(5)
+    _expect_error(save_bin(state, tmp_path / "s2.bin"), "proj_out.bias has shape (5,)")
+
+
+def test_unrelated_dict(tmp_path):
+    path = tmp_path / "x.bin"
+    torch.save({"foo": torch.zeros(1)}, str(path))
+    _expect_error(path, "expected the sections 'image_proj' and 'ip_adapter'")
+    torch.save([torch.zeros(1)], str(path))
+    _expect_error(path, "not a dict")
