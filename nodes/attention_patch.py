@@ -1,0 +1,107 @@
+"""Installing identity attention on every attn2 layer of a ComfyUI model, as chained replace patches."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+from ..instantid_core.identity_attention import add_identity_attention, attention_dtype
+from ..instantid_core.layer_map import CrossAttentionLayer, LayerKey, map_layers
+from .values import Identity
+
+
+def cross_attention_layers(model_patcher) -> List[CrossAttentionLayer]:
+    """Walk the real diffusion model: every transformer block with attn2, keyed as ComfyUI keys patches."""
+    unet = model_patcher.get_model_object("diffusion_model")
+    layers = []
+    for block_name, blocks in (("input", getattr(unet, "input_blocks", [])),
+                               ("output", getattr(unet, "output_blocks", [])),
+                               ("middle", [getattr(unet, "middle_block", [])])):
+        for block_id, block in enumerate(blocks):
+            for module in (block if isinstance(block, torch.nn.Sequential) else [block]):
+                for t_index, tb in enumerate(getattr(module, "transformer_blocks", [])):
+                    if hasattr(tb, "attn2"):
+                        layers.append(CrossAttentionLayer(block_name, block_id, t_index, tb.attn2.to_k.out_features))
+    return layers
+
+
+def _base_attention(q, k, v, extra_options):
+    from comfy.ldm.modules.attention import optimized_attention
+    return optimized_attention(q, k, v, extra_options["n_heads"], attn_precision=extra_options.get("attn_precision"))
+
+
+def _comfy_attention(q, k, v, heads):
+    from comfy.ldm.modules.attention import optimized_attention
+    return optimized_attention(q, k, v, heads)
+
+
+class IdentityAttentionPatch:
+    """An attn2 replace patch: the layer's own attention (or the patch that was there before, e.g. an
+    IPAdapter pack's) plus this identity's term. Immutable; ``__deepcopy__`` shares it, since
+    ModelPatcher.clone deep-copies model_options and the K/V cache must not be duplicated per clone."""
+
+    def __init__(self, identity: Identity, weight_key: int, weight: float, sigma_range: Optional[tuple],
+                 mask: Optional[torch.Tensor], previous=None):
+        self.identity = identity
+        self.weight_key = weight_key
+        self.weight = float(weight)
+        self.sigma_range = sigma_range  # (sigma_start, sigma_end): active while start >= sigma >= end
+        self.mask = mask
+        self.previous = previous
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def _active(self, extra_options) -> bool:
+        sigmas = extra_options.get("sigmas")
+        if self.sigma_range is None or sigmas is None:
+            return True
+        sigma = float(sigmas.detach().flatten()[0])
+        start, end = self.sigma_range
+        return end <= sigma <= start
+
+    def __call__(self, q, k, v, extra_options):
+        out = (self.previous(q, k, v, extra_options) if self.previous is not None
+               else _base_attention(q, k, v, extra_options))
+        if self.weight == 0 or not self._active(extra_options):
+            return out
+        kv = self.identity.kv.get(self.weight_key, q.device, attention_dtype(q))
+        shape = extra_options.get("original_shape")
+        return add_identity_attention(out, q, kv, extra_options["n_heads"], self.weight,
+                                      extra_options["cond_or_uncond"], mask=self.mask,
+                                      latent_hw=None if shape is None else shape[2:], attention=_comfy_attention)
+
+
+def layer_mapping(model_patcher, identity: Identity) -> Dict[LayerKey, int]:
+    """Check the model against the adapter before anything is patched (raises LayerMismatchError)."""
+    return map_layers(cross_attention_layers(model_patcher), identity.layer_hidden_sizes)
+
+
+def patch_identity_attention(model_patcher, identity: Identity, weight: float, start_at: float = 0.0,
+                             end_at: float = 1.0, mask: Optional[torch.Tensor] = None):
+    """Return a patched clone; the input model is never modified (also not when this raises)."""
+    mapping = layer_mapping(model_patcher, identity)
+    sampling = model_patcher.get_model_object("model_sampling")
+    sigma_range = None
+    if start_at > 0.0 or end_at < 1.0:
+        sigma_range = (float(sampling.percent_to_sigma(start_at)), float(sampling.percent_to_sigma(end_at)))
+    mask = None if mask is None else mask.detach().float().cpu()
+    patched = model_patcher.clone()
+    existing = patched.model_options.get("transformer_options", {}).get("patches_replace", {}).get("attn2", {})
+    for (block_name, block_id, t_index), n in mapping.items():
+        previous = existing.get((block_name, block_id, t_index))
+        patch = IdentityAttentionPatch(identity, n, weight, sigma_range, mask, previous)
+        patched.set_model_attn2_replace(patch, block_name, block_id, t_index)
+    return patched
+
+
+def installed_patches(model_patcher) -> Dict[LayerKey, object]:
+    opts = model_patcher.model_options.get("transformer_options", {})
+    return dict(opts.get("patches_replace", {}).get("attn2", {}))
+
+
+def describe_layers(layers: Sequence[CrossAttentionLayer]) -> str:
+    counts = {}
+    for l in layers:
+        counts[l.block_name] = counts.get(l.block_name, 0) + 1
+    return ", ".join(f"{n} {b}" for b, n in counts.items())

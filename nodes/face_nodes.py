@@ -1,0 +1,172 @@
+"""Face analysis loader, face detection/embedding, and keypoint image nodes."""
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+import torch
+
+from ..instantid_core.face_analysis import (FACE_SELECTION_MODES, PROVIDER_CHOICES, FaceAnalyzer, ImageFaces,
+                                            select_face)
+from ..instantid_core.keypoints import keypoint_image
+from .comfy_glue import NodeInputError, layer_progress
+from .folders import insightface_roots
+from .values import FACE_ANALYSIS, FACES, FacesResult
+
+CATEGORY = "InstantID"
+DET_SIZE_CHOICES = ("640 → 512 → 320", "640", "1024 → 640 → 320", "320")
+_ANALYZERS = {}  # (root, provider, sizes) -> FaceAnalyzer: loading ONNX sessions is the slow part
+
+
+def _det_sizes(choice: str):
+    return tuple(int(s) for s in choice.replace("→", " ").split())
+
+
+class InstantIDFaceAnalysisLoader:
+    DESCRIPTION = "Loads insightface antelopev2 (face detector + ArcFace) from models/insightface/models/antelopev2."
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "provider": (list(PROVIDER_CHOICES), {"default": "auto", "tooltip":
+                         "onnxruntime execution provider. 'auto' tries the GPU providers onnxruntime offers, "
+                         "then falls back to CPU. The providers actually used are printed in the console."}),
+            "det_size": (list(DET_SIZE_CHOICES), {"default": DET_SIZE_CHOICES[0], "tooltip":
+                         "Detector input sizes, tried in order until a face is found (at most 3)."}),
+        }}
+
+    RETURN_TYPES = (FACE_ANALYSIS,)
+    RETURN_NAMES = ("face_analysis",)
+    FUNCTION = "load"
+    CATEGORY = CATEGORY
+
+    def load(self, provider, det_size):
+        roots = insightface_roots()
+        key = (tuple(roots), provider, det_size)
+        if key not in _ANALYZERS:
+            errors = []
+            for root in roots:
+                try:
+                    _ANALYZERS[key] = FaceAnalyzer.load(root, provider, det_sizes=_det_sizes(det_size))
+                    break
+                except ValueError as exc:
+                    errors.append(str(exc))
+            else:
+                raise NodeInputError("InstantID Face Analysis", "provider", "antelopev2 could not be loaded:\n"
+                                     + "\n".join(errors))
+        analyzer = _ANALYZERS[key]
+        print(f"[InstantID] face analysis providers: {analyzer.providers}")
+        return (analyzer,)
+
+
+def _ordered(faces: ImageFaces, mode: str):
+    if mode == "index_left_to_right":
+        return sorted(faces.faces, key=lambda f: float(f.bbox[0]))
+    return sorted(faces.faces, key=lambda f: -f.area)
+
+
+def _preview(images: torch.Tensor, results: List[ImageFaces], mode: str) -> torch.Tensor:
+    import cv2
+    out = []
+    for img, faces in zip(images, results):
+        canvas = np.ascontiguousarray((img[..., :3].cpu().numpy() * 255).clip(0, 255).astype(np.uint8))
+        thick = max(1, round(max(canvas.shape[:2]) / 300))
+        for i, face in enumerate(_ordered(faces, mode)):
+            x1, y1, x2, y2 = (int(v) for v in face.bbox)
+            cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 255, 0), thick)
+            cv2.putText(canvas, str(i), (x1, max(0, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * thick, (255, 255, 0),
+                        thick)
+        out.append(torch.from_numpy(canvas.astype(np.float32) / 255.0))
+    return torch.stack(out) if len({o.shape for o in out}) == 1 else out[0].unsqueeze(0)
+
+
+class InstantIDFaceDetect:
+    DESCRIPTION = ("Detects faces and computes their identity embeddings. Run once per photo: changing weights "
+                   "downstream does not re-run it.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "face_analysis": (FACE_ANALYSIS, {"tooltip": "From 'InstantID Face Analysis'."}),
+            "image": ("IMAGE", {"tooltip": "One or more reference photos of the face."}),
+            "selection": (["largest", "all"] + [m for m in FACE_SELECTION_MODES if m != "largest"], {
+                "default": "largest", "tooltip": "Which face of each photo to keep: the largest (InstantID's "
+                "default), all faces, or the face at 'face_index' counted by size or left to right."}),
+            "face_index": ("INT", {"default": 0, "min": 0, "max": 63, "tooltip":
+                           "For the index_* selections: 0 = the largest (or leftmost) face. The preview shows "
+                           "the indices."}),
+            "on_no_face": (["error", "skip image"], {"default": "error", "tooltip":
+                           "What to do with a photo without a detectable face: stop with an error, or leave "
+                           "it out (an all-empty result still stops downstream with a clear error)."}),
+        }}
+
+    RETURN_TYPES = (FACES, "IMAGE")
+    RETURN_NAMES = ("faces", "preview")
+    FUNCTION = "detect"
+    CATEGORY = CATEGORY
+
+    def detect(self, face_analysis, image, selection, face_index, on_no_face):
+        step = layer_progress(len(image))
+        results = []
+        for i, img in enumerate(image):
+            results.append(face_analysis.analyze(img.cpu().numpy()))
+            step(i + 1, len(image))
+        kept = []
+        for i, faces in enumerate(results):
+            if not faces.faces:
+                if on_no_face == "error":
+                    raise NodeInputError("InstantID Face Detect", "image",
+                                         f"no face was found in image {i} of the batch. Use a clear, frontal, "
+                                         f"well-lit photo, or set 'on_no_face' to 'skip image'.")
+                kept.append(faces)
+                continue
+            if selection == "all":
+                kept.append(ImageFaces(faces.image_size, tuple(_ordered(faces, "index_by_size")), faces.det_size))
+                continue
+            try:
+                face = select_face(faces, selection, face_index)
+            except (ValueError, IndexError) as exc:
+                raise NodeInputError("InstantID Face Detect", "face_index", f"image {i}: {exc}") from exc
+            kept.append(ImageFaces(faces.image_size, (face,), faces.det_size))
+        preview = _preview(image, results, "index_left_to_right" if selection == "index_left_to_right"
+                           else "index_by_size")
+        ui = {"instantid_faces": [{"width": r.image_size[0], "height": r.image_size[1],
+                                   "boxes": [[float(v) for v in f.bbox] for f in _ordered(r, selection)]}
+                                  for r in results]}
+        return {"ui": ui, "result": (FacesResult(kept), preview)}
+
+
+class InstantIDFaceKeypoints:
+    DESCRIPTION = "Draws the 5-point face keypoint image IdentityNet expects (e.g. the pose of another photo)."
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "faces": (FACES, {"tooltip": "Faces whose keypoints are drawn (all faces of the chosen image)."}),
+            "width": ("INT", {"default": 0, "min": 0, "max": 8192, "step": 8, "tooltip":
+                      "Width of the generated image; 0 = the photo's width. Use the generation size."}),
+            "height": ("INT", {"default": 0, "min": 0, "max": 8192, "step": 8, "tooltip":
+                       "Height of the generated image; 0 = the photo's height."}),
+            "image_index": ("INT", {"default": 0, "min": 0, "max": 4095, "tooltip":
+                            "Which photo of the batch to take the faces from."}),
+        }}
+
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("keypoints",)
+    FUNCTION = "draw"
+    CATEGORY = CATEGORY
+
+    def draw(self, faces, width, height, image_index):
+        return (draw_faces(faces, width, height, image_index, "InstantID Face Keypoints"),)
+
+
+def draw_faces(faces: FacesResult, width: int, height: int, image_index: int = 0, node: str = "") -> torch.Tensor:
+    if image_index >= len(faces.images):
+        raise NodeInputError(node, "image_index", f"there are only {len(faces.images)} images")
+    chosen = faces.images[image_index]
+    if not chosen.faces:
+        chosen = next((f for f in faces.images if f.faces), chosen)
+    if not chosen.faces:
+        raise NodeInputError(node, "faces", "no face was detected, so there are no keypoints to draw")
+    w, h = width or chosen.image_size[0], height or chosen.image_size[1]
+    return keypoint_image([(f.kps, chosen.image_size) for f in chosen.faces], w, h)

@@ -1,0 +1,78 @@
+"""InstantID adapter loader and the Precision/Offload manager."""
+from __future__ import annotations
+
+import folder_paths
+import comfy.model_management as mm
+import comfy.model_patcher
+
+from ..instantid_core.errors import AdapterFormatError
+from ..instantid_core.instantid_model import load_instantid_model
+from ..instantid_core.precision import HALF_TYPES, PrecisionMode, PrecisionPolicy
+from .comfy_glue import NodeInputError
+from .folders import INSTANTID
+from .precision_report import precision_report
+from .values import INSTANTID as INSTANTID_TYPE, InstantIDHandle
+
+CATEGORY = "InstantID"
+
+
+class InstantIDModelLoader:
+    DESCRIPTION = ("Loads the InstantID adapter (ip-adapter.bin) from models/instantid. The weights stay on the "
+                   "offload device and are handed to ComfyUI's memory manager; they never squat in VRAM.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"instantid_file": (folder_paths.get_filename_list(INSTANTID), {
+            "tooltip": "The InstantID adapter: ip-adapter.bin (or a .safetensors conversion) in "
+                       "ComfyUI/models/instantid."})}}
+
+    RETURN_TYPES = (INSTANTID_TYPE,)
+    RETURN_NAMES = ("instantid",)
+    FUNCTION = "load"
+    CATEGORY = CATEGORY
+
+    def load(self, instantid_file):
+        path = folder_paths.get_full_path(INSTANTID, instantid_file)
+        if path is None:
+            raise NodeInputError("InstantID Model Loader", "instantid_file",
+                                 f"'{instantid_file}' is not in any models/instantid folder "
+                                 f"({folder_paths.get_folder_paths(INSTANTID)}). Put ip-adapter.bin there and "
+                                 f"press 'Refresh'.")
+        try:
+            model = load_instantid_model(path)
+        except AdapterFormatError as exc:
+            raise NodeInputError("InstantID Model Loader", "instantid_file", str(exc)) from exc
+        offload = mm.unet_offload_device()
+        if offload.type != "cpu":  # --gpu-only / --highvram: the offload device is the GPU itself
+            model = model.to(offload)
+        patcher = comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(), offload_device=offload)
+        return (InstantIDHandle(patcher=patcher, path=path),)
+
+
+class InstantIDPrecisionManager:
+    DESCRIPTION = ("Chooses where and in which dtype InstantID's embedding math runs, and reports it. 'auto' "
+                   "keeps it in float32 on the CPU and uses half precision only on GPUs that support it.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "instantid": (INSTANTID_TYPE, {"tooltip": "From 'InstantID Model Loader'."}),
+            "mode": ([m.value for m in PrecisionMode], {"default": "auto", "tooltip":
+                     "auto: compute where the weights are (CPU: float32; GPU: half). float32: float32 "
+                     "everywhere. half_on_gpu: load the adapter to the GPU for the one-off projection and "
+                     "compute in half precision. keep_on_cpu: never put the adapter on the GPU; only the "
+                     "small identity K/V reaches it."}),
+            "half_type": (list(HALF_TYPES), {"default": "fp16", "tooltip":
+                          "Half type for GPUs; bf16 falls back to fp16 on GPUs without bf16."}),
+        }}
+
+    RETURN_TYPES = (INSTANTID_TYPE, "STRING")
+    RETURN_NAMES = ("instantid", "report")
+    FUNCTION = "configure"
+    CATEGORY = CATEGORY
+    OUTPUT_NODE = True
+
+    def configure(self, instantid, mode, half_type):
+        handle = instantid.with_policy(PrecisionPolicy.parse(mode, half_type))
+        report = precision_report(handle)
+        return {"ui": {"text": [report]}, "result": (handle, report)}

@@ -1,0 +1,50 @@
+"""The values that travel between this pack's nodes. They are immutable: ComfyUI caches node outputs
+and may hand the same object to several branches, so a node makes a new value instead of editing one."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import List, Optional
+
+from ..instantid_core.face_analysis import ImageFaces
+from ..instantid_core.identity import IdentityKV, IdentityTokens
+from ..instantid_core.precision import PrecisionPolicy
+
+FACE_ANALYSIS = "INSTANTID_FACE_ANALYSIS"
+FACES = "INSTANTID_FACES"
+INSTANTID = "INSTANTID"
+IDENTITY = "INSTANTID_IDENTITY"
+
+
+@dataclass(frozen=True)
+class InstantIDHandle:
+    """The loaded adapter (inside a ComfyUI ModelPatcher) plus the precision policy chosen for it."""
+    patcher: object  # comfy.model_patcher.ModelPatcher around an InstantIDModel
+    path: str
+    policy: PrecisionPolicy = PrecisionPolicy()
+
+    @property
+    def model(self):
+        return self.patcher.model
+
+    def with_policy(self, policy: PrecisionPolicy) -> "InstantIDHandle":
+        return replace(self, policy=policy)
+
+
+@dataclass(frozen=True)
+class FacesResult:
+    """Per input image, every detected face (possibly none)."""
+    images: List[ImageFaces]
+
+    @property
+    def total(self) -> int:
+        return sum(len(f) for f in self.images)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Identity tokens (float32, CPU) and every adapter layer's K/V, computed once."""
+    tokens: IdentityTokens
+    kv: IdentityKV
+    layer_hidden_sizes: dict
+    report: str = ""
+    faces: Optional[FacesResult] = None  # the faces it was made from (keypoints can be drawn from them)
