@@ -30,9 +30,13 @@ def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int
     return out.transpose(1, 2).reshape(b, n, inner)
 
 
-def attention_dtype(q: torch.Tensor) -> torch.dtype:
+def attention_compute_dtype(device: torch.device, q_dtype: torch.dtype) -> torch.dtype:
     """Half attention on the CPU is slow or missing: compute there in float32, else in q's dtype."""
-    return torch.float32 if q.device.type == "cpu" else q.dtype
+    return torch.float32 if torch.device(device).type == "cpu" else q_dtype
+
+
+def attention_dtype(q: torch.Tensor) -> torch.dtype:
+    return attention_compute_dtype(q.device, q.dtype)
 
 
 def batch_kv(kv: LayerKV, cond_or_uncond: Sequence[int], batch: int) -> tuple:

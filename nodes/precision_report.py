@@ -6,7 +6,7 @@ from typing import Optional
 import torch
 import comfy.model_management as mm
 
-from ..instantid_core.identity_attention import attention_dtype
+from ..instantid_core.identity_attention import attention_compute_dtype
 from ..instantid_core.precision import IDENTITY_KV, PROJECTION
 from .placement import compute_placement, weights_device
 from .values import InstantIDHandle
@@ -22,8 +22,7 @@ def precision_report(handle: InstantIDHandle, kv_nbytes: Optional[int] = None, i
     policy = handle.policy
     unet_device = mm.get_torch_device()
     unet_dtype = mm.unet_dtype(device=unet_device)
-    attn = _name(attention_dtype(torch.empty(0, device="meta", dtype=unet_dtype).to("cpu"))
-                 if unet_device.type == "cpu" else unet_dtype)
+    attn = _name(attention_compute_dtype(unet_device, unet_dtype))
     lines = [f"InstantID precision policy: {policy.mode.value} (half type {_name(policy.half_dtype)})",
              f"adapter weights : {weights_device(model).type}, stored {_name(model.weight_dtype())}, "
              f"{size_mb:.0f} MB (offload device {handle.patcher.offload_device})"]
