@@ -1,0 +1,201 @@
+"""The model doctor: is everything InstantID needs present, of the right kind, and will it run here?
+
+Works from plain folder lists (the caller gets them from ComfyUI's folder_paths, or from --models), reads
+only file headers where it can (safetensors headers, mmap'd pickles), and turns every problem into a line
+that says the fix.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence
+
+OK, WARN, PROBLEM = "ok", "warning", "problem"
+SDXL_ATTN2_K = "input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight"   # [640, 2048] in SDXL
+CN_EMBED = "controlnet_cond_embedding.conv_in.weight"
+CN_ATTN2_K = "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight"
+
+
+@dataclass
+class Check:
+    what: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = {OK: "[ ok ]", WARN: "[warn]", PROBLEM: "[FAIL]"}[self.status]
+        return f"{mark} {self.what}: {self.detail}" + (f"\n       fix: {self.fix}" if self.fix else "")
+
+
+@dataclass
+class DoctorReport:
+    checks: List[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != PROBLEM for c in self.checks)
+
+    def text(self) -> str:
+        head = "InstantID model doctor: " + ("everything needed was found" if self.ok else "problems found")
+        return "\n".join([head] + [c.line() for c in self.checks])
+
+
+def safetensors_shapes(path: Path) -> Dict[str, tuple]:
+    """Tensor shapes from a safetensors header, without reading the data."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        if n > 100_000_000:
+            raise ValueError("header too large: not a safetensors file")
+        header = json.loads(f.read(n))
+    return {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+
+
+def _files(folders: Iterable[Path], suffixes: Sequence[str]) -> List[Path]:
+    found = []
+    for folder in folders:
+        folder = Path(folder)
+        if folder.is_dir():
+            found += sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    return found
+
+
+def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
+    from .adapter_file import load_adapter
+    from .errors import AdapterFormatError
+
+    where = ", ".join(str(f) for f in folders) or "models/instantid"
+    candidates = [p for p in _files(folders, (".bin", ".safetensors")) if name in (None, p.name)]
+    if not candidates:
+        return Check("InstantID adapter", PROBLEM, f"no ip-adapter.bin found in {where}",
+                     f"download ip-adapter.bin (about 1.7 GB) from the InstantX/InstantID release into {folders[0] if folders else 'ComfyUI/models/instantid'}")
+    problems = []
+    for path in candidates:
+        try:
+            w = load_adapter(path)
+        except AdapterFormatError as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        return Check("InstantID adapter", OK, f"{path} ({len(w.ip_layers)} identity layers, "
+                     f"{path.stat().st_size / 2**30:.2f} GiB)")
+    return Check("InstantID adapter", PROBLEM, "; ".join(problems[:3]),
+                 "replace the file with ip-adapter.bin from the InstantX/InstantID release")
+
+
+def check_identitynet(folders: Sequence[Path], name: Optional[str] = None) -> Check:
+    files = [p for p in _files(folders, (".safetensors",)) if name in (None, p.name)]
+    seen = []
+    for path in files:
+        try:
+            shapes = safetensors_shapes(path)
+        except Exception:
+            continue
+        if CN_EMBED in shapes:
+            k = shapes.get(CN_ATTN2_K)
+            if k is not None and k[1] == 2048 and "add_embedding.linear_1.weight" in shapes:
+                return Check("IdentityNet ControlNet", OK, f"{path} (SDXL ControlNet, context 2048)")
+            seen.append(f"{path.name} (a ControlNet, but not SDXL-shaped)")
+        elif any(k.startswith("model.diffusion_model.") for k in shapes):
+            seen.append(f"{path.name} (a full checkpoint: belongs in models/checkpoints)")
+    where = folders[0] if folders else "ComfyUI/models/controlnet"
+    detail = "no SDXL ControlNet in diffusers format found" + (f"; found {', '.join(seen)}" if seen else "")
+    return Check("IdentityNet ControlNet", PROBLEM, detail,
+                 f"download InstantX/InstantID ControlNetModel/diffusion_pytorch_model.safetensors (about 2.5 GB) "
+                 f"into {where} (rename it, e.g. instantid_controlnet.safetensors) and load it with "
+                 f"'Load ControlNet Model'")
+
+
+def check_antelope(roots: Sequence[Path], verify_sha256: bool = False) -> Check:
+    from .antelope_files import check_antelopev2
+
+    reports = [check_antelopev2(r, verify_sha256=verify_sha256) for r in roots] or []
+    for r in reports:
+        if r.ok:
+            return Check("antelopev2 face models", OK, f"{r.folder}: 5 files" + (" (sha256 verified)" if verify_sha256 else ""))
+    if not reports:
+        return Check("antelopev2 face models", PROBLEM, "no insightface folder is configured",
+                     "create ComfyUI/models/insightface/models/antelopev2/ and put the 5 .onnx files there")
+    best = max(reports, key=lambda r: sum(f.ok for f in r.files))
+    return Check("antelopev2 face models", PROBLEM, best.message().splitlines()[0],
+                 "\n       ".join(best.message().splitlines()[1:]) or "see the README's model table")
+
+
+def check_checkpoint(folders: Sequence[Path], name: Optional[str] = None) -> Check:
+    files = [p for p in _files(folders, (".safetensors",)) if name in (None, p.name)]
+    other = []
+    for path in files:
+        try:
+            shapes = safetensors_shapes(path)
+        except Exception:
+            continue
+        k = shapes.get("model.diffusion_model." + SDXL_ATTN2_K)
+        if k is not None and k[1] == 2048:
+            return Check("SDXL checkpoint", OK, f"{path}")
+        if any(s.startswith("model.diffusion_model.") for s in shapes):
+            other.append(path.name)
+    detail = "no SDXL-family checkpoint found" + (f" (other families: {', '.join(other[:3])})" if other else "")
+    fix = ("InstantID needs an SDXL-family checkpoint (SDXL 1.0, Juggernaut XL, RealVisXL, …) in "
+           f"{folders[0] if folders else 'ComfyUI/models/checkpoints'}")
+    return Check("SDXL checkpoint", WARN if name is None else PROBLEM, detail, fix)
+
+
+def check_onnxruntime() -> List[Check]:
+    installed = {}
+    for dist in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-silicon", "onnxruntime-openvino"):
+        try:
+            installed[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    checks = []
+    if not installed:
+        return [Check("onnxruntime", PROBLEM, "not installed", "pip install -r requirements.txt (from the pack folder)")]
+    if len(installed) > 1:
+        names = ", ".join(f"{k} {v}" for k, v in installed.items())
+        keep = "onnxruntime-gpu" if "onnxruntime-gpu" in installed else next(iter(installed))
+        drop = " ".join(k for k in installed if k != keep)
+        checks.append(Check("onnxruntime", PROBLEM, f"several distributions installed ({names}); they overwrite "
+                            f"each other's files", f"pip uninstall -y {' '.join(installed)} && pip install {keep}"
+                            f"   (keep one: {keep}; remove {drop})"))
+    try:
+        import onnxruntime
+        providers = onnxruntime.get_available_providers()
+        gpu = [p for p in providers if p != "CPUExecutionProvider"]
+        checks.append(Check("onnxruntime providers", OK if gpu else WARN, ", ".join(providers),
+                            "" if gpu else "face analysis runs on the CPU (fine: it runs once per photo). For GPU: "
+                            "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"))
+    except Exception as exc:  # a broken double install fails right here
+        checks.append(Check("onnxruntime import", PROBLEM, f"{type(exc).__name__}: {exc}",
+                            "reinstall one distribution: pip uninstall -y onnxruntime onnxruntime-gpu && "
+                            "pip install onnxruntime"))
+    return checks
+
+
+def check_torch() -> Check:
+    import torch
+    parts = [f"torch {torch.__version__}"]
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        parts.append(f"CUDA {name}, fp16 yes, bf16 {'yes' if torch.cuda.is_bf16_supported() else 'no'}")
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        parts.append("Apple MPS (projection runs in float32 there)")
+    else:
+        parts.append("CPU only: InstantID's embedding math runs in float32 (start ComfyUI with --cpu)")
+    return Check("torch", OK, "; ".join(parts))
+
+
+def run_doctor(instantid: Sequence[Path], controlnet: Sequence[Path], insightface: Sequence[Path],
+               checkpoints: Sequence[Path], names: Optional[Dict[str, str]] = None,
+               verify_sha256: bool = False) -> DoctorReport:
+    """``names`` may pin the files a workflow asks for: {'adapter', 'controlnet', 'checkpoint'}."""
+    names = names or {}
+    report = DoctorReport()
+    report.checks.append(check_adapter(list(instantid), names.get("adapter")))
+    report.checks.append(check_identitynet(list(controlnet), names.get("controlnet")))
+    report.checks.append(check_antelope(list(insightface), verify_sha256))
+    report.checks.append(check_checkpoint(list(checkpoints), names.get("checkpoint")))
+    report.checks += check_onnxruntime()
+    report.checks.append(check_torch())
+    return report
