@@ -162,7 +162,7 @@ def check_onnxruntime() -> List[Check]:
     try:
         import onnxruntime
         providers = onnxruntime.get_available_providers()
-        gpu = [p for p in providers if p != "CPUExecutionProvider"]
+        gpu = [p for p in providers if p not in ("CPUExecutionProvider", "AzureExecutionProvider")]
         checks.append(Check("onnxruntime providers", OK if gpu else WARN, ", ".join(providers),
                             "" if gpu else "face analysis runs on the CPU (fine: it runs once per photo). For GPU: "
                             "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"))

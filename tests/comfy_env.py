@@ -2,6 +2,7 @@
 ComfyUI loads custom_nodes. Skips (with how-to) when ComfyUI is not available."""
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from dataclasses import dataclass
@@ -29,10 +30,11 @@ class ComfyEnv:
     module: str          # sys.modules name ComfyUI gave the pack
     import_seconds: float
     layers: list         # (block, id, t_index, hidden) from the tiny model, adapter order
+    comfy_root: str
     hidden: list
 
     def pack(self, sub: str):
-        return sys.modules[f"{self.module}.{sub}"]
+        return importlib.import_module(f"{self.module}.{sub}")
 
 
 _ENV = None
@@ -51,7 +53,7 @@ def comfy_env(tmp_root: Path) -> ComfyEnv:
         return _ENV
     if cs.comfy_path() is None:
         pytest.skip(SKIP_REASON)
-    cs.bootstrap_comfy(argv=("--cpu",))
+    boot = cs.bootstrap_comfy(argv=("--cpu",))
     cs.register_tiny_sdxl()
     models = tmp_root / "models"
     dirs = cs.use_model_dir(str(models), folders=("checkpoints", "controlnet", "instantid", "insightface"))
@@ -70,5 +72,5 @@ def comfy_env(tmp_root: Path) -> ComfyEnv:
     assert cs.load_custom_node(str(ROOT)), "ComfyUI failed to import the pack (see the log above)"
     seconds = time.perf_counter() - t
     module = str(ROOT).replace(".", "_x_")
-    _ENV = ComfyEnv(tmp_root, module, seconds, layers, hidden)
+    _ENV = ComfyEnv(tmp_root, module, seconds, layers, boot["path"], hidden)
     return _ENV
