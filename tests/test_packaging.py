@@ -1,0 +1,58 @@
+"""Packaging: Comfy Registry rules for pyproject.toml, dependency hygiene, and that installing the
+requirements into an environment that already has torch (ComfyUI's) changes no torch."""
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TORCH = {"torch", "torchvision", "torchaudio"}
+
+
+def requirement_names(path=ROOT / "requirements.txt"):
+    names = []
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            names.append(re.split(r"[<>=!~;\[ ]", line)[0].lower())
+    return names
+
+
+def test_pyproject_follows_registry_rules():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project, comfy = data["project"], data["tool"]["comfy"]
+    name = project["name"]
+    assert len(name) < 100 and re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]*", name)
+    assert not re.search(r"[._-]{2}", name) and "comfyui" not in name.lower()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", project["version"])
+    assert (ROOT / project["license"]["file"]).is_file()
+    assert project["description"] and project["urls"]["Repository"].startswith("https://")
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]*", comfy["PublisherId"])
+    assert comfy["DisplayName"]
+    assert re.search(r"\.(svg|png|jpg|gif)$", comfy["Icon"])
+    icon = ROOT / "web" / comfy["Icon"].rsplit("/web/", 1)[1]
+    w, h = (int(v) for v in re.search(r'width="(\d+)" height="(\d+)"', icon.read_text()).groups())
+    assert w <= 800 and h <= 400
+    for folder in comfy.get("includes", []):
+        assert (ROOT / folder).is_dir()
+    assert data["tool"]["setuptools"]["dynamic"]["dependencies"]["file"] == ["requirements.txt"]
+
+
+def test_requirements_hygiene():
+    names = requirement_names()
+    assert not TORCH & set(names), "ComfyUI owns torch"
+    assert not {"onnxruntime", "onnxruntime-gpu"} <= set(names), "both onnxruntime distributions break each other"
+    assert not {"opencv-python", "opencv-python-headless"} <= set(names)
+    assert "insightface" in names
+
+
+def test_installing_requirements_changes_no_torch(tmp_path):
+    """pip's own resolver, in this environment (which already has torch): nothing torch-like would change."""
+    report = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", str(report),
+                           "-r", str(ROOT / "requirements.txt")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    planned = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
+    assert not planned & TORCH, f"installing requirements.txt would change {planned & TORCH}"
