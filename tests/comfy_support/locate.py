@@ -8,30 +8,16 @@ import os
 import sys
 from pathlib import Path
 
+from instantid_core.comfy_location import find_comfyui, is_comfy_root  # noqa: F401 (re-exported)
+
 __all__ = ["comfy_path", "is_comfy_root", "bootstrap_comfy"]
 
 
-def is_comfy_root(path) -> bool:
-    """True when ``path`` looks like a ComfyUI checkout (has main.py and comfy/)."""
-    p = Path(path)
-    return (p / "main.py").is_file() and (p / "comfy").is_dir()
-
-
 def comfy_path() -> str | None:
-    """Path of ComfyUI: $COMFYUI_PATH, else the first ancestor of this file that is a ComfyUI
-    checkout (the pack sits at <ComfyUI>/custom_nodes/<pack>), else None."""
-    env = os.environ.get("COMFYUI_PATH")
-    if env:
-        return str(Path(env).expanduser().resolve()) if is_comfy_root(Path(env).expanduser()) else None
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if is_comfy_root(parent):
-            return str(parent)
-    # The pack may be symlinked into custom_nodes; the unresolved path still shows it.
-    for parent in Path(os.path.abspath(__file__)).parents:
-        if is_comfy_root(parent):
-            return str(parent)
-    return None
+    """Path of ComfyUI: $COMFYUI_PATH, else the ComfyUI whose custom_nodes holds this checkout, else None
+    (the pack's own discovery, so tests find ComfyUI exactly where the command line does)."""
+    found = find_comfyui(Path(__file__))
+    return None if found is None else str(found)
 
 
 _BOOTSTRAPPED: dict | None = None
