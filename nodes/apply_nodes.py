@@ -147,19 +147,22 @@ class _IdentityMemo:
 
     def __init__(self, size: int = 4):
         self.size = size
-        self.items: "OrderedDict[tuple, Identity]" = OrderedDict()
+        self.items: "OrderedDict[tuple, tuple]" = OrderedDict()  # key -> (analyser, adapter, Identity)
 
     def get(self, face_analysis, instantid, image: torch.Tensor, node: str) -> Identity:
         digest = hashlib.sha1(image.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
         key = (id(face_analysis), id(instantid.patcher), instantid.policy, digest)
-        if key not in self.items:
+        entry = self.items.get(key)
+        # the entry keeps the analyser and adapter alive, so their ids cannot be reused while it is cached
+        if entry is None or entry[0] is not face_analysis or entry[1] is not instantid.patcher:
             from .face_nodes import InstantIDFaceDetect
             faces = InstantIDFaceDetect().detect(face_analysis, image, "largest", 0, "error")["result"][0]
-            self.items[key] = build_identity(instantid, faces, "average", node=node)
+            entry = (face_analysis, instantid.patcher, build_identity(instantid, faces, "average", node=node))
+            self.items[key] = entry
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
         self.items.move_to_end(key)
-        return self.items[key]
+        return entry[2]
 
 
 _MEMO = _IdentityMemo()

@@ -225,3 +225,35 @@ def test_precision_manager_report_and_all_in_one_node(env):
     simple["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0]})
     out = cs.run_prompt(simple)
     assert torch.isfinite(out.output("dec")).all()
+
+
+def test_all_in_one_node_does_not_redo_faces_or_projection_when_a_weight_changes(env, monkeypatch):
+    analyzer_cls = env.pack("instantid_core.face_analysis").FaceAnalyzer
+    projection = env.pack("nodes.projection_node")
+    counts = {"analyze": 0, "project": 0}
+    analyze, build = analyzer_cls.analyze, projection.build_identity
+
+    def counted_analyze(self, image):
+        counts["analyze"] += 1
+        return analyze(self, image)
+
+    def counted_build(*args, **kwargs):
+        counts["project"] += 1
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(analyzer_cls, "analyze", counted_analyze)
+    monkeypatch.setattr(env.pack("nodes.apply_nodes"), "build_identity", counted_build)
+    runner = cs.PromptRunner()
+    outputs = []
+    for weight in (0.8, 0.4):
+        p = full_chain(seed=12, ip_weight=weight, apply="InstantIDApplySimple")
+        p["apply"]["inputs"].pop("identity")
+        p["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0],
+                                     "image_kps": ["kps", 0]})
+        p["kps"] = {"class_type": "InstantIDFaceKeypoints", "inputs": {"faces": ["det", 0], "width": 64,
+                                                                       "height": 64, "image_index": 0}}
+        result = runner.run(p)
+        assert "apply" in result.executed
+        outputs.append(result.output("dec"))
+    assert counts == {"analyze": 2, "project": 1}  # 'det' for the keypoints once, the all-in-one node once
+    assert not torch.equal(outputs[0], outputs[1])
