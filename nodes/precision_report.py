@@ -29,6 +29,7 @@ def precision_report(handle: InstantIDHandle, kv_nbytes: Optional[int] = None, i
     for kind in (PROJECTION, IDENTITY_KV):
         device, dtype = compute_placement(handle, kind)
         lines.append(f"{kind:<16}: {device.type} / {_name(dtype)}")
-    kv = "" if kv_nbytes is None else f"; identity K/V {kv_nbytes / 2**20:.1f} MB for {identities} identity(ies)"
+    count = f"{identities} identit{'y' if identities == 1 else 'ies'}"
+    kv = "" if kv_nbytes is None else f"; identity K/V {kv_nbytes / 2**20:.1f} MB for {count}"
     lines.append(f"identity attn   : {unet_device.type} / {attn} (inside the UNet, output in its dtype){kv}")
     return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""Runs inside the ComfyUI *server* process (imported by a test-only custom node that the browser test writes
+into its temporary custom_nodes folder). ``register_tiny_sdxl()`` only patches the process it runs in, so the
+server needs it too; this also writes the tiny models and the face photo into the server's base directory, so
+the pytest process never has to import ComfyUI.
+
+Writes ``<base>/fixture_status.json`` = {"ok": true, "seconds": ...} or {"ok": false, "error": traceback}."""
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from pathlib import Path
+
+FACE_FILE = "face.png"
+CHECKPOINT = "tiny_sdxl.safetensors"
+CONTROLNET = "tiny_identitynet.safetensors"
+ADAPTER = "ip-adapter.safetensors"
+STATUS_FILE = "fixture_status.json"
+
+
+def _write_models(base: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    import comfy_support as cs
+    import fixtures_onnx
+    from adapter_fixtures import adapter_state, save_safetensors
+    from comfy_env import TINY_PROJ, face_photo
+
+    models = base / "models"
+    dirs = {name: models / name for name in ("checkpoints", "controlnet", "instantid", "insightface")}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    cs.write_tiny_checkpoint(str(dirs["checkpoints"] / CHECKPOINT))
+    cs.write_tiny_controlnet(str(dirs["controlnet"] / CONTROLNET))
+    hidden = [h for *_, h in cs.list_cross_attention_layers(cs.build_tiny_sdxl_model())]
+    save_safetensors(adapter_state(hidden, size=TINY_PROJ, seed=5), dirs["instantid"] / ADAPTER)
+    fixtures_onnx.make_antelope_pack(dirs["insightface"])
+    (base / "input").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(face_photo()).save(base / "input" / FACE_FILE)
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(base / "input" / "blank.png")
+
+
+def setup(base: str) -> None:
+    base = Path(base)
+    t = time.perf_counter()
+    status = {"ok": True}
+    try:
+        import comfy_support as cs
+        cs.register_tiny_sdxl()
+        _write_models(base)
+    except Exception:  # reported to the test through the status file; the server keeps starting
+        status = {"ok": False, "error": traceback.format_exc()}
+    status["seconds"] = round(time.perf_counter() - t, 2)
+    (base / STATUS_FILE).write_text(json.dumps(status))
+
+
+def custom_node_source(tests_dir: str, base: str) -> str:
+    """Source of the test-only custom node (a single .py file in the temp custom_nodes folder)."""
+    return (
+        '"""Test-only (written by tests/test_browser.py): tiny models for the InstantID browser test."""\n'
+        "import sys\n"
+        f"sys.path[:0] = [{str(tests_dir)!r}, {str(Path(tests_dir).parent)!r}]  # tests/ helpers, repo root\n"
+        "from browser_support.fixture_node import setup\n"
+        f"setup({str(base)!r})\n"
+        "NODE_CLASS_MAPPINGS = {}\n"
+    )

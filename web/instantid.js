@@ -1,0 +1,357 @@
+// comfyui-instantid frontend extension.
+//
+// * InstantID Face Detect: after a run, the node shows the analysed photo (or a frame of its size) with every
+//   detected face boxed and numbered with the face_index that selects it under the current 'selection' mode,
+//   plus a compact list "0: 128×128 at (96,160)". Clicking a box sets face_index (and switches 'largest'/'all'
+//   to 'index_by_size').
+// * InstantID Precision / Offload and InstantID Image Projection: the report text (where each module lives,
+//   which dtype it computes in) in a read-only text box.
+//
+// A node whose result comes from ComfyUI's cache gets no "executed" message when it is not an output node (the
+// executor only walks the graph from outputs that must run), so after a successful run the results of our nodes
+// that were not updated are read back from /history/<prompt_id>, which lists the UI output of every node of the
+// prompt, cached or not.
+//
+// The display widgets are never sent to the server and never stored in widgets_values (so saved workflows keep
+// their widget order); the last result is stored as `instantid_ui` on the serialised node, so it comes back when
+// the workflow is reloaded, re-opened or its tab is switched. A re-run replaces it.
+import { app } from "../../scripts/app.js";
+import { api } from "../../scripts/api.js";
+
+const FACE_NODE = "InstantIDFaceDetect";
+const REPORT_NODES = new Set(["InstantIDPrecisionManager", "InstantIDImageProjection"]);
+const FACES_WIDGET = "instantid_faces";
+const REPORT_WIDGET = "instantid_report";
+const STATE_KEY = "instantid_ui";
+// One colour per face index (cycled); exported on window.InstantIDUI for tests and other packs.
+const BOX_COLOURS = ["#ff2bd6", "#00e5ff", "#ffd400", "#7cff4f", "#ff7a1a", "#b388ff", "#ff5c5c", "#4fc3ff"];
+const MAX_PANELS = 4; // images of a batch drawn side by side; the rest are only listed
+const LINE_H = 15;
+const MARGIN = 10;
+
+// ---------------------------------------------------------------------------------------------- faces data
+
+function orderFaces(boxes, selection) {
+  // Same order as the node: face_index counts by size (largest first) or from left to right. The boxes arrive
+  // ordered for the selection of the run; re-sorting here keeps the numbers right after 'selection' changes.
+  const faces = boxes.map((b) => ({ box: b, area: Math.max(0, b[2] - b[0]) * Math.max(0, b[3] - b[1]) }));
+  const keyed = faces.map((f, i) => ({ f, i }));
+  if (selection === "index_left_to_right") keyed.sort((a, b) => a.f.box[0] - b.f.box[0] || a.i - b.i);
+  else keyed.sort((a, b) => b.f.area - a.f.area || a.i - b.i);
+  return keyed.map((k) => k.f);
+}
+
+function widgetValue(node, name) {
+  return node.widgets?.find((w) => w.name === name)?.value;
+}
+
+function isChosen(node, index) {
+  const selection = widgetValue(node, "selection");
+  if (selection === "all") return true;
+  if (selection === "largest") return index === 0;
+  return index === Number(widgetValue(node, "face_index") ?? 0);
+}
+
+function describe(images, selection) {
+  const lines = [];
+  images.forEach((img, n) => {
+    const faces = orderFaces(img.boxes || [], selection);
+    const head = images.length > 1 ? `image ${n}: ` : "";
+    lines.push({ text: `${head}${img.width}×${img.height}, ${faces.length} face${faces.length === 1 ? "" : "s"}` +
+      (faces.length > 1 ? `, numbered ${selection === "index_left_to_right" ? "left to right" : "by size"}` : ""),
+      colour: null, index: -1 });
+    faces.forEach((f, i) => {
+      const [x1, y1, x2, y2] = f.box.map((v) => Math.round(v));
+      lines.push({ text: `${i}: ${x2 - x1}×${y2 - y1} at (${x1},${y1})`, colour: BOX_COLOURS[i % BOX_COLOURS.length],
+        index: i });
+    });
+  });
+  return lines;
+}
+
+// The photo the faces were found in, when the node's image input comes (through reroutes) from a node that
+// shows it (LoadImage) and the sizes match; otherwise the faces are drawn on an empty frame.
+function sourceImage(node, width, height) {
+  const slot = node.inputs?.findIndex((i) => i.name === "image") ?? -1;
+  let src = slot >= 0 ? node.getInputNode(slot) : null;
+  for (let hops = 0; src && src.type === "Reroute" && hops < 32; hops++) src = src.getInputNode(0);
+  const img = src?.imgs?.[0];
+  if (!img || !img.complete || !img.naturalWidth) return null;
+  return img.naturalWidth === width && img.naturalHeight === height ? img : null;
+}
+
+// ---------------------------------------------------------------------------------------------- faces widget
+
+function panelLayout(node, images, widgetWidth, y) {
+  const shown = images.slice(0, MAX_PANELS);
+  const inner = widgetWidth - 2 * MARGIN;
+  const gap = 6;
+  const each = (inner - gap * (shown.length - 1)) / Math.max(1, shown.length);
+  const maxH = 260;
+  const scale = Math.min(...shown.map((im) => Math.min(each / im.width, maxH / im.height)));
+  const panels = [];
+  let x = MARGIN;
+  for (const im of shown) {
+    const w = im.width * scale;
+    const h = im.height * scale;
+    panels.push({ x, y: y + 4, w, h, scale });
+    x += w + gap;
+  }
+  const height = shown.length ? Math.max(...panels.map((p) => p.h)) + 8 : 0;
+  return { panels, height };
+}
+
+function facesWidgetHeight(node, state) {
+  if (!state?.images?.length) return 0;
+  const { height } = panelLayout(node, state.images, node.size[0], 0);
+  return height + describe(state.images, widgetValue(node, "selection")).length * LINE_H + 8;
+}
+
+function drawLabel(ctx, text, x, y, colour) {
+  ctx.font = "bold 12px sans-serif";
+  const w = ctx.measureText(text).width + 6;
+  ctx.fillStyle = colour;
+  ctx.fillRect(x, y, w, 15);
+  ctx.fillStyle = "#000";
+  ctx.textBaseline = "middle";
+  ctx.fillText(text, x + 3, y + 8);
+}
+
+function makeFacesWidget(node) {
+  const widget = {
+    name: FACES_WIDGET,
+    type: "instantid_faces",
+    value: null, // {images: [{width, height, boxes}]}
+    serialize: false, // not in widgets_values
+    options: { serialize: false }, // not in the API prompt
+    y: 0,
+    computeSize() {
+      return [node.size[0], facesWidgetHeight(node, widget.value)];
+    },
+    draw(ctx, node, widgetWidth, y) {
+      const state = widget.value;
+      if (!state?.images?.length) return;
+      const selection = widgetValue(node, "selection");
+      const { panels, height } = panelLayout(node, state.images, widgetWidth, y);
+      widget.hits = [];
+      ctx.save();
+      panels.forEach((p, n) => {
+        const im = state.images[n];
+        const photo = sourceImage(node, im.width, im.height);
+        ctx.fillStyle = "#111";
+        ctx.fillRect(p.x, p.y, p.w, p.h);
+        if (photo && state.images.length === 1) ctx.drawImage(photo, p.x, p.y, p.w, p.h);
+        ctx.strokeStyle = "#555";
+        ctx.lineWidth = 1;
+        ctx.strokeRect(p.x + 0.5, p.y + 0.5, p.w - 1, p.h - 1);
+        orderFaces(im.boxes || [], selection).forEach((f, i) => {
+          const colour = BOX_COLOURS[i % BOX_COLOURS.length];
+          const [x1, y1, x2, y2] = f.box;
+          const r = { x: p.x + x1 * p.scale, y: p.y + y1 * p.scale, w: (x2 - x1) * p.scale, h: (y2 - y1) * p.scale };
+          ctx.strokeStyle = colour;
+          ctx.lineWidth = isChosen(node, i) ? 4 : 2;
+          ctx.strokeRect(r.x, r.y, r.w, r.h);
+          drawLabel(ctx, String(i), r.x, Math.max(p.y, r.y - 16), colour);
+          widget.hits.push({ ...r, index: i });
+        });
+      });
+      let ty = y + height + LINE_H / 2 + 2;
+      ctx.font = "12px monospace";
+      ctx.textBaseline = "middle";
+      for (const line of describe(state.images, selection)) {
+        if (line.colour) {
+          ctx.fillStyle = line.colour;
+          ctx.fillRect(MARGIN, ty - 5, 10, 10);
+        }
+        ctx.fillStyle = line.index >= 0 && isChosen(node, line.index) ? "#fff" : "#bbb";
+        ctx.fillText(line.text, line.colour ? MARGIN + 16 : MARGIN, ty);
+        ty += LINE_H;
+      }
+      ctx.restore();
+    },
+    mouse(event, pos, node) {
+      if (event.type !== "pointerdown" || !widget.hits) return false;
+      // smallest box under the pointer wins (a small face inside a big box stays clickable)
+      const hit = widget.hits.filter((h) => pos[0] >= h.x && pos[0] <= h.x + h.w && pos[1] >= h.y && pos[1] <= h.y + h.h)
+        .sort((a, b) => a.w * a.h - b.w * b.h)[0];
+      if (!hit) return false;
+      pickFace(node, hit.index);
+      return true;
+    },
+  };
+  return widget;
+}
+
+function setWidget(node, name, value) {
+  const w = node.widgets?.find((x) => x.name === name);
+  if (!w || w.value === value) return;
+  const old = w.value;
+  w.value = value;
+  w.callback?.(value, app.canvas, node);
+  node.onWidgetChanged?.(name, value, old, w);
+}
+
+function pickFace(node, index) {
+  const selection = widgetValue(node, "selection");
+  if (selection !== "index_by_size" && selection !== "index_left_to_right") setWidget(node, "selection", "index_by_size");
+  setWidget(node, "face_index", index);
+  node.graph?.change?.();
+  node.setDirtyCanvas(true, true);
+}
+
+let measureCtx = null;
+function textWidth(text, font) {
+  measureCtx ??= document.createElement("canvas").getContext("2d");
+  measureCtx.font = font;
+  return measureCtx.measureText(text).width;
+}
+
+function showFaces(node, images) {
+  if (!Array.isArray(images)) return;
+  let widget = node.widgets?.find((w) => w.name === FACES_WIDGET);
+  if (!widget) {
+    widget = makeFacesWidget(node);
+    node.addCustomWidget(widget);
+  }
+  widget.value = { images: images.map((im) => ({ width: im.width, height: im.height, boxes: im.boxes || [] })) };
+  node[STATE_KEY] = { faces: widget.value.images };
+  // wide enough for the list under the picture, whichever numbering 'selection' asks for
+  const lines = ["index_by_size", "index_left_to_right"].flatMap((mode) => describe(widget.value.images, mode));
+  const listWidth = Math.max(...lines.map((l) => textWidth(l.text, "12px monospace") + (l.colour ? 16 : 0)));
+  fitNode(node, Math.min(640, Math.ceil(listWidth + 2 * MARGIN + 4)));
+}
+
+// ---------------------------------------------------------------------------------------------- report widget
+
+const REPORT_FONT = "11px monospace";
+const REPORT_LINE_H = 14;
+
+function reportRows(text, width) {
+  // rows of the wrapped text at this widget width (the textarea wraps long lines instead of scrolling)
+  const usable = Math.max(80, width - 24);
+  return text.split("\n").reduce((n, line) => n + Math.max(1, Math.ceil(textWidth(line, REPORT_FONT) / usable)), 0);
+}
+
+function makeReportWidget(node) {
+  const el = document.createElement("textarea");
+  el.className = "comfy-multiline-input instantid-report";
+  el.readOnly = true;
+  el.spellcheck = false;
+  Object.assign(el.style, { font: REPORT_FONT, lineHeight: `${REPORT_LINE_H}px`, whiteSpace: "pre-wrap",
+    overflowWrap: "anywhere", overflow: "auto", opacity: "0.9", resize: "none" });
+  el.dataset.nodeId = String(node.id);
+  const widget = node.addDOMWidget(REPORT_WIDGET, "instantid_report", el, {
+    getValue: () => el.value,
+    setValue: (v) => { el.value = v ?? ""; },
+    getMinHeight: () => reportRows(el.value, node.size[0]) * REPORT_LINE_H + 12,
+    serialize: false,
+  });
+  widget.serialize = false; // not in widgets_values
+  widget.options.serialize = false; // not in the API prompt
+  widget.element = el;
+  return widget;
+}
+
+function showReport(node, text) {
+  if (typeof text !== "string") return;
+  let widget = node.widgets?.find((w) => w.name === REPORT_WIDGET);
+  if (!widget) widget = makeReportWidget(node);
+  widget.element.dataset.nodeId = String(node.id);
+  widget.value = text;
+  widget.element.value = text;
+  node[STATE_KEY] = { report: text };
+  const longest = Math.max(...text.split("\n").map((l) => textWidth(l, REPORT_FONT)));
+  fitNode(node, Math.min(600, Math.ceil(longest + 34)));
+}
+
+// ---------------------------------------------------------------------------------------------- node hooks
+
+function fitNode(node, minWidth = 0) {
+  const want = node.computeSize();
+  node.setSize([Math.max(node.size[0], want[0], minWidth), Math.max(node.size[1], want[1])]);
+  node.setDirtyCanvas(true, true);
+}
+
+function restore(node, state) {
+  if (!state) return;
+  if (node.comfyClass === FACE_NODE && state.faces) showFaces(node, state.faces);
+  else if (REPORT_NODES.has(node.comfyClass) && typeof state.report === "string") showReport(node, state.report);
+}
+
+function chain(proto, name, fn) {
+  const previous = proto[name];
+  proto[name] = function (...args) {
+    const r = previous?.apply(this, args);
+    fn.apply(this, args);
+    return r;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- cached results
+
+function ourNode(id, classType) {
+  const node = app.graph?.getNodeById(Number(id)) ?? app.graph?.getNodeById(id);
+  if (!node || (classType && node.comfyClass !== classType)) return null;
+  return node.comfyClass === FACE_NODE || REPORT_NODES.has(node.comfyClass) ? node : null;
+}
+
+function applyOutput(node, output) {
+  if (node.comfyClass === FACE_NODE) showFaces(node, output?.instantid_faces);
+  else showReport(node, Array.isArray(output?.text) ? output.text.join("\n") : output?.text);
+}
+
+async function backfill(promptId, updated) {
+  // the prompt reaches the history just after "execution_success": retry briefly
+  for (let attempt = 0; attempt < 10; attempt++) {
+    try {
+      const res = await api.fetchApi(`/history/${encodeURIComponent(promptId)}`);
+      const entry = res.ok ? (await res.json())?.[promptId] : null;
+      if (entry) {
+        const classes = entry.prompt?.[2] ?? {};
+        for (const [id, output] of Object.entries(entry.outputs ?? {})) {
+          if (updated.has(String(id))) continue;
+          const node = ourNode(id, classes[id]?.class_type);
+          if (node) applyOutput(node, output);
+        }
+        return;
+      }
+    } catch (err) {
+      console.debug("[InstantID] could not read the history of prompt", promptId, err);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function trackRuns() {
+  let run = null; // {id, updated: Set of node ids that got an "executed" message}
+  api.addEventListener("execution_start", ({ detail }) => { run = { id: detail?.prompt_id, updated: new Set() }; });
+  api.addEventListener("executed", ({ detail }) => {
+    if (run && detail?.prompt_id === run.id) run.updated.add(String(detail.display_node ?? detail.node));
+  });
+  api.addEventListener("execution_success", ({ detail }) => {
+    if (run && detail?.prompt_id === run.id) backfill(run.id, run.updated);
+    run = null;
+  });
+}
+
+app.registerExtension({
+  name: "comfyui-instantid.ui",
+  setup() {
+    trackRuns();
+  },
+  async beforeRegisterNodeDef(nodeType, nodeData) {
+    if (nodeData.name !== FACE_NODE && !REPORT_NODES.has(nodeData.name)) return;
+    chain(nodeType.prototype, "onExecuted", function (output) {
+      applyOutput(this, output);
+    });
+    chain(nodeType.prototype, "onSerialize", function (o) {
+      if (this[STATE_KEY]) o[STATE_KEY] = this[STATE_KEY];
+    });
+    chain(nodeType.prototype, "onConfigure", function (info) {
+      restore(this, info?.[STATE_KEY]);
+    });
+  },
+});
+
+window.InstantIDUI = Object.freeze({ BOX_COLOURS, FACES_WIDGET, REPORT_WIDGET, STATE_KEY, orderFaces });
