@@ -103,9 +103,9 @@ def main(argv=None):
         headless = bootstrap(comfy_root, comfy_args)
         if opts.command == "run":
             return _run(headless, opts)
-        import folder_paths
-        folders = {k: [Path(p) for p in folder_paths.get_folder_paths(k)]
-                   for k in ("instantid", "controlnet", "insightface", "checkpoints")}
+        report = headless.doctor_report(opts.sha256)
+        print(report.text())
+        return 0 if report.ok else 1
     report = _core("doctor").run_doctor(folders["instantid"], folders["controlnet"], folders["insightface"],
                                         folders["checkpoints"], verify_sha256=opts.sha256)
     print(report.text())

@@ -18,8 +18,8 @@ from typing import Dict, List, Optional, Sequence
 import folder_paths
 
 from ..instantid_core.antelope_files import LOADER_FILES, check_antelopev2
-from ..instantid_core.doctor import run_doctor
 from ..instantid_core.workflow_format import ui_to_api
+from .doctor_node import doctor_report
 from .folders import INSIGHTFACE, INSTANTID
 
 
@@ -124,18 +124,15 @@ def _apply_set(api: dict, item: str) -> None:
 
 def preflight(api: dict) -> None:
     """Before anything loads: every model file and input image the prompt names must exist."""
-    wanted = {"CheckpointLoaderSimple": ("ckpt_name", "checkpoints", "checkpoint"),
-              "ControlNetLoader": ("control_net_name", "controlnet", "controlnet"),
-              "InstantIDModelLoader": ("instantid_file", INSTANTID, "adapter")}
-    missing, names = [], {}
+    wanted = {"CheckpointLoaderSimple": ("ckpt_name", "checkpoints"), "ControlNetLoader": ("control_net_name", "controlnet"),
+              "InstantIDModelLoader": ("instantid_file", INSTANTID)}
+    missing = []
     for node in api.values():
         spec = wanted.get(node["class_type"])
         if spec:
             name = node["inputs"].get(spec[0])
             if not isinstance(name, str) or folder_paths.get_full_path(spec[1], name) is None:
                 missing.append(f"{node['class_type']}: '{name}' is not in {folder_paths.get_folder_paths(spec[1])}")
-            elif spec[2] not in names:
-                names[spec[2]] = name
         if node["class_type"] == "LoadImage":
             name = node["inputs"].get("image")
             if not isinstance(name, str) or not os.path.isfile(folder_paths.get_annotated_filepath(name)):
@@ -146,12 +143,8 @@ def preflight(api: dict) -> None:
             missing.append(f"InstantIDFaceAnalysisLoader: antelopev2 ({', '.join(LOADER_FILES)}) not found under "
                            f"{[str(Path(r) / 'models' / 'antelopev2') for r in roots]}")
     if missing:
-        report = run_doctor([Path(p) for p in folder_paths.get_folder_paths(INSTANTID)],
-                            [Path(p) for p in folder_paths.get_folder_paths("controlnet")],
-                            [Path(p) for p in folder_paths.get_folder_paths(INSIGHTFACE)],
-                            [Path(p) for p in folder_paths.get_folder_paths("checkpoints")], names=names)
         lines = ["The workflow cannot run: required files are missing."] + [f"  - {m}" for m in missing]
-        raise RunnerError("\n".join(lines) + "\n\n" + report.text())
+        raise RunnerError("\n".join(lines) + "\n\n" + doctor_report().text())
 
 
 class _Server:

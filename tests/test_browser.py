@@ -45,6 +45,7 @@ OUR_NODES = {
     "InstantIDApplyIdentityNet": "Apply IdentityNet",
     "InstantIDApply": "Apply InstantID + IdentityNet",
     "InstantIDApplySimple": "Apply InstantID (all-in-one)",
+    "InstantIDModelDoctor": "InstantID Model Doctor",
 }
 EXTENSION_URL = "/extensions/comfyui-instantid/instantid.js"
 # the face photo of tests/comfy_env.py: (x, y, side) -> boxes by size: [96,160,224,288], [400,192,464,256]

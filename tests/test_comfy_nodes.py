@@ -34,7 +34,7 @@ def test_pack_loads_through_comfyui_loader_fast(env):
     import nodes
     ours = {"InstantIDFaceAnalysisLoader", "InstantIDFaceDetect", "InstantIDFaceKeypoints", "InstantIDModelLoader",
             "InstantIDPrecisionManager", "InstantIDImageProjection", "InstantIDApplyAttention",
-            "InstantIDApplyIdentityNet", "InstantIDApply", "InstantIDApplySimple"}
+            "InstantIDApplyIdentityNet", "InstantIDApply", "InstantIDApplySimple", "InstantIDModelDoctor"}
     assert ours <= set(nodes.NODE_CLASS_MAPPINGS)
     print(f"pack import time {env.import_seconds:.3f} s")
     assert env.import_seconds < 0.5

@@ -146,3 +146,14 @@ def test_cli_runs_a_workflow_end_to_end(env, tmp_path):
     assert missing.returncode == 2
     assert "'missing.bin' is not in" in missing.stderr and "InstantID model doctor" in missing.stderr
     assert "running node" not in missing.stdout  # stopped before executing anything
+
+
+def test_doctor_node_and_cli_doctor_report_configured_folders(env):
+    import nodes
+    out = nodes.NODE_CLASS_MAPPINGS["InstantIDModelDoctor"]().check(False)
+    text = out["ui"]["text"][0]
+    assert out["result"][0] == text and "InstantID model doctor" in text
+    assert "[ ok ] InstantID adapter" in text and "ip-adapter.safetensors" in text
+    assert "[ ok ] IdentityNet ControlNet" in text
+    # the tiny ONNX files are not the published ones: reported with the size to expect, and what to do
+    assert "[FAIL] antelopev2" in text and "the published file is" in text

@@ -19,7 +19,7 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
 const FACE_NODE = "InstantIDFaceDetect";
-const REPORT_NODES = new Set(["InstantIDPrecisionManager", "InstantIDImageProjection"]);
+const REPORT_NODES = new Set(["InstantIDPrecisionManager", "InstantIDImageProjection", "InstantIDModelDoctor"]);
 const FACES_WIDGET = "instantid_faces";
 const REPORT_WIDGET = "instantid_report";
 const STATE_KEY = "instantid_ui";

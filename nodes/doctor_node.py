@@ -1,0 +1,39 @@
+"""The model doctor as a node: the same report as `python <pack> doctor`, shown on the node."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import folder_paths
+
+from ..instantid_core.doctor import run_doctor
+from .folders import INSIGHTFACE, INSTANTID
+
+
+def doctor_report(verify_sha256: bool = False):
+    folders = lambda name: [Path(p) for p in folder_paths.get_folder_paths(name)]  # noqa: E731
+    return run_doctor(folders(INSTANTID), folders("controlnet"), folders(INSIGHTFACE), folders("checkpoints"),
+                      verify_sha256=verify_sha256)
+
+
+class InstantIDModelDoctor:
+    DESCRIPTION = ("Checks InstantID's model files (adapter, IdentityNet, antelopev2, an SDXL checkpoint), "
+                   "onnxruntime and torch, and says how to fix each problem.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"verify_sha256": ("BOOLEAN", {"default": False, "tooltip":
+                "Also verify the antelopev2 checksums (reads about 430 MB)."})}}
+
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("report",)
+    FUNCTION = "check"
+    CATEGORY = "InstantID"
+    OUTPUT_NODE = True
+
+    @classmethod
+    def IS_CHANGED(cls, verify_sha256):
+        return float("nan")  # files change outside ComfyUI: always look again
+
+    def check(self, verify_sha256):
+        text = doctor_report(verify_sha256).text()
+        return {"ui": {"text": [text]}, "result": (text,)}
