@@ -18,13 +18,19 @@ def test_found_from_custom_nodes_install(tmp_path, monkeypatch):
     assert find_comfyui(pack / "tests" / "x.py") == comfy
 
 
-def test_found_through_a_symlinked_install(tmp_path, monkeypatch):
-    monkeypatch.delenv("COMFYUI_PATH", raising=False)
+def symlinked_install(tmp_path):
+    """A ComfyUI whose custom_nodes/pack is a symlink to a checkout elsewhere; returns (comfy, checkout)."""
     comfy = fake_comfy(tmp_path / "ComfyUI")
     real = tmp_path / "src" / "pack"
     real.mkdir(parents=True)
     (comfy / "custom_nodes").mkdir()
     (comfy / "custom_nodes" / "pack").symlink_to(real)
+    return comfy, real
+
+
+def test_found_through_a_symlinked_install(tmp_path, monkeypatch):
+    monkeypatch.delenv("COMFYUI_PATH", raising=False)
+    comfy, _ = symlinked_install(tmp_path)
     assert find_comfyui(comfy / "custom_nodes" / "pack" / "__main__.py") == comfy
 
 
@@ -45,11 +51,7 @@ def test_none_outside_comfyui(tmp_path, monkeypatch):
 def test_found_from_logical_cwd_when_the_path_was_resolved(tmp_path, monkeypatch):
     """pytest reports resolved paths; the shell's $PWD still shows the custom_nodes symlink."""
     monkeypatch.delenv("COMFYUI_PATH", raising=False)
-    comfy = fake_comfy(tmp_path / "ComfyUI")
-    real = tmp_path / "src" / "pack"
-    real.mkdir(parents=True)
-    (comfy / "custom_nodes").mkdir()
-    (comfy / "custom_nodes" / "pack").symlink_to(real)
+    comfy, real = symlinked_install(tmp_path)
     monkeypatch.setenv("PWD", str(comfy / "custom_nodes" / "pack"))
     assert find_comfyui(real / "tests" / "x.py") == comfy
     monkeypatch.setenv("PWD", str(tmp_path))
