@@ -47,7 +47,12 @@ def _ldm_to_diffusers_names(ldm_keys):
                 f"controlnet_cond_embedding.blocks.{j - 1}")
         for s in ("weight", "bias"):
             d2l[f"{name}.{s}"] = f"input_hint_block.{idx}.{s}"
-    l2d = {v: k for k, v in d2l.items()}
+    # several diffusers names can map to one ldm key (add_embedding.* / class_embedding.* …) and ComfyUI's map
+    # is built from sets: choose deterministically, preferring the names InstantID's IdentityNet file uses
+    l2d = {}
+    for k, v in d2l.items():
+        if v not in l2d or (not k.startswith("add_embedding"), k) < (not l2d[v].startswith("add_embedding"), l2d[v]):
+            l2d[v] = k
     missing = [k for k in ldm_keys if k not in l2d]
     if missing:
         raise RuntimeError(f"no diffusers name for {missing[:5]}")
