@@ -30,9 +30,11 @@ def _base_attention(q, k, v, extra_options):
     return optimized_attention(q, k, v, extra_options["n_heads"], attn_precision=extra_options.get("attn_precision"))
 
 
-def _comfy_attention(q, k, v, heads):
-    from comfy.ldm.modules.attention import optimized_attention
-    return optimized_attention(q, k, v, heads)
+def _identity_attention(q, k, v, heads):
+    """16 identity keys: ComfyUI's choice for small inputs (PyTorch SDPA, or basic attention where PyTorch
+    attention is off) beats the memory-saving kernels it picks for long sequences, e.g. sub-quadratic on CPU."""
+    from comfy.ldm.modules.attention import optimized_attention_for_device
+    return optimized_attention_for_device(q.device, small_input=True)(q, k, v, heads)
 
 
 class IdentityAttentionPatch:
@@ -52,6 +54,13 @@ class IdentityAttentionPatch:
     def __deepcopy__(self, memo):
         return self
 
+    def to(self, device_or_dtype):
+        """ComfyUI moves patches along with the UNet. When the UNet goes to the CPU (offload), drop the K/V
+        copies made for the GPU so they do not stay in VRAM; they are cast again, once, at the next use."""
+        if isinstance(device_or_dtype, (torch.device, str)) and torch.device(device_or_dtype).type == "cpu":
+            self.identity.kv.release()
+        return self
+
     def _active(self, extra_options) -> bool:
         sigmas = extra_options.get("sigmas")
         if self.sigma_range is None or sigmas is None:
@@ -69,7 +78,7 @@ class IdentityAttentionPatch:
         shape = extra_options.get("original_shape")
         return add_identity_attention(out, q, kv, extra_options["n_heads"], self.weight,
                                       extra_options["cond_or_uncond"], mask=self.mask,
-                                      latent_hw=None if shape is None else shape[2:], attention=_comfy_attention)
+                                      latent_hw=None if shape is None else shape[2:], attention=_identity_attention)
 
 
 def layer_mapping(model_patcher, identity: Identity) -> Dict[LayerKey, int]:

@@ -159,6 +159,18 @@ def test_changing_weights_reruns_neither_face_analysis_nor_projection(env):
     assert not torch.equal(first.output("dec"), second.output("dec"))
 
 
+def test_kv_device_copies_are_dropped_when_comfyui_offloads_the_unet(env):
+    result = cs.run_prompt(full_chain(seed=13))
+    model, identity = result.output("apply", 0), result.output("proj")
+    identity.kv.get(1, "cpu", torch.bfloat16)  # a copy as a GPU run would make (fp16/bf16 on the device)
+    assert identity.kv.cached_nbytes() > 0
+    model.model_patches_to(model.model_dtype())  # ComfyUI also passes dtypes: nothing to do
+    assert identity.kv.cached_nbytes() > 0
+    model.model_patches_to(torch.device("cpu"))  # what ComfyUI calls when it unloads the UNet
+    assert identity.kv.cached_nbytes() == 0
+    assert len(identity.kv.layers) == len(env.layers)  # the master copy stays
+
+
 def test_adapter_stays_on_offload_device_and_kv_is_small(env):
     result = cs.run_prompt(full_chain(seed=7))
     handle = result.output("iid")
