@@ -16,7 +16,7 @@ import _common  # noqa: F401
 from _common import real_size_state
 
 CHILD = r"""
-import resource, sys
+import sys
 sys.path.insert(0, {root!r})
 import torch
 from instantid_core.instantid_model import load_instantid_model
@@ -26,7 +26,10 @@ def rss():
 before = rss()
 model = load_instantid_model({path!r})
 total = sum(float(p.float().sum()) * 0 + p.numel() for p in model.parameters())  # touch every weight
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM is this process's own peak. ru_maxrss is not: across fork + exec Linux carries the parent's
+# high-water mark into the child, and the parent held the 1.7 GB state dict while writing the files.
+with open('/proc/self/status') as f:
+    peak = next(int(l.split()[1]) * 1024 for l in f if l.startswith('VmHWM'))
 print(before, peak)
 """
 
