@@ -61,24 +61,30 @@ class IdentityAttentionPatch:
             self.identity.kv.release()
         return self
 
-    def _active(self, extra_options) -> bool:
+    def gate(self, extra_options):
+        """True/False, or for sigmas on a GPU a 0-d bool tensor: reading the value there would force a device
+        sync in every layer at every step, so the decision stays on the device."""
         sigmas = extra_options.get("sigmas")
         if self.sigma_range is None or sigmas is None:
             return True
-        sigma = float(sigmas.detach().flatten()[0])
         start, end = self.sigma_range
-        return end <= sigma <= start
+        sigma = sigmas.detach().flatten()[0]
+        if sigma.device.type == "cpu":
+            return end <= float(sigma) <= start
+        return (sigma >= end) & (sigma <= start)
 
     def __call__(self, q, k, v, extra_options):
         out = (self.previous(q, k, v, extra_options) if self.previous is not None
                else _base_attention(q, k, v, extra_options))
-        if self.weight == 0 or not self._active(extra_options):
+        gate = self.gate(extra_options)
+        if self.weight == 0 or gate is False:
             return out
         kv = self.identity.kv.get(self.weight_key, q.device, attention_dtype(q))
         shape = extra_options.get("original_shape")
-        return add_identity_attention(out, q, kv, extra_options["n_heads"], self.weight,
-                                      extra_options["cond_or_uncond"], mask=self.mask,
-                                      latent_hw=None if shape is None else shape[2:], attention=_identity_attention)
+        result = add_identity_attention(out, q, kv, extra_options["n_heads"], self.weight,
+                                        extra_options["cond_or_uncond"], mask=self.mask,
+                                        latent_hw=None if shape is None else shape[2:], attention=_identity_attention)
+        return result if gate is True else torch.where(gate, result, out)
 
 
 def layer_mapping(model_patcher, identity: Identity) -> Dict[LayerKey, int]:

@@ -93,6 +93,28 @@ def test_patched_attention_equals_core_function(env):
     assert not torch.allclose(got, base)
 
 
+def test_start_end_gate_the_identity_term(env):
+    import nodes
+    run = cs.run_prompt(full_chain(seed=14))
+    base, identity = run.output("ckpt", 0), run.output("proj")
+    sampling = base.get_model_object("model_sampling")
+    model = nodes.NODE_CLASS_MAPPINGS["InstantIDApplyAttention"]().apply(base, identity, 1.0, 0.2, 0.6)[0]
+    patch = env.pack("nodes.attention_patch").installed_patches(model)[("input", 4, 0)]
+    inside, early, late = (float(sampling.percent_to_sigma(p)) for p in (0.4, 0.1, 0.9))
+    q, k, v = (torch.randn(2, 16, 64) for _ in range(3))
+    from comfy.ldm.modules.attention import optimized_attention
+    base_out = optimized_attention(q, k, v, 1)
+    opts = {"n_heads": 1, "cond_or_uncond": [0, 1], "original_shape": [1, 4, 4, 4]}
+    assert not torch.allclose(patch(q, k, v, {**opts, "sigmas": torch.tensor([inside])}), base_out)
+    for sigma in (early, late):
+        assert torch.equal(patch(q, k, v, {**opts, "sigmas": torch.tensor([sigma])}), base_out)
+    # on a GPU the decision is a device tensor (no sync per layer); same answers
+    for sigma, want in ((inside, True), (early, False), (late, False)):
+        gate = patch.gate({"sigmas": torch.tensor([sigma], device="meta")})
+        assert isinstance(gate, torch.Tensor) and gate.shape == ()
+        assert patch.gate({"sigmas": torch.tensor([sigma])}) is want
+
+
 def test_input_model_untouched_and_branches_independent(env):
     import nodes
     apply = nodes.NODE_CLASS_MAPPINGS["InstantIDApplyAttention"]()
