@@ -63,6 +63,16 @@ def _files(folders: Iterable[Path], suffixes: Sequence[str]) -> List[Path]:
     return found
 
 
+def _safetensors_headers(folders: Sequence[Path], name: Optional[str]):
+    """(path, tensor shapes) of every readable .safetensors file (only ``name`` when given)."""
+    for path in _files(folders, (".safetensors",)):
+        if name in (None, path.name):
+            try:
+                yield path, safetensors_shapes(path)
+            except Exception:  # not a safetensors file: other checks report what it is
+                continue
+
+
 def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
     from .adapter_file import load_adapter
     from .errors import AdapterFormatError
@@ -86,13 +96,8 @@ def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
 
 
 def check_identitynet(folders: Sequence[Path], name: Optional[str] = None) -> Check:
-    files = [p for p in _files(folders, (".safetensors",)) if name in (None, p.name)]
     seen = []
-    for path in files:
-        try:
-            shapes = safetensors_shapes(path)
-        except Exception:
-            continue
+    for path, shapes in _safetensors_headers(folders, name):
         if CN_EMBED in shapes:
             k = shapes.get(CN_ATTN2_K)
             if k is not None and k[1] == 2048 and "add_embedding.linear_1.weight" in shapes:
@@ -124,13 +129,8 @@ def check_antelope(roots: Sequence[Path], verify_sha256: bool = False) -> Check:
 
 
 def check_checkpoint(folders: Sequence[Path], name: Optional[str] = None) -> Check:
-    files = [p for p in _files(folders, (".safetensors",)) if name in (None, p.name)]
     other = []
-    for path in files:
-        try:
-            shapes = safetensors_shapes(path)
-        except Exception:
-            continue
+    for path, shapes in _safetensors_headers(folders, name):
         k = shapes.get("model.diffusion_model." + SDXL_ATTN2_K)
         if k is not None and k[1] == 2048:
             return Check("SDXL checkpoint", OK, f"{path}")

@@ -9,7 +9,7 @@ from typing import Optional
 import torch
 
 from ..instantid_core.errors import IdentityBatchError, LayerMismatchError
-from .attention_patch import layer_mapping, patch_identity_attention
+from .attention_patch import patch_identity_attention
 from .comfy_glue import NodeInputError
 from .face_nodes import draw_faces
 from .identitynet import apply_identitynet
@@ -110,15 +110,13 @@ class InstantIDApplyIdentityNet:
 
 def apply_both(model, positive, negative, control_net, identity, ip_weight, cn_strength, start_at, end_at,
                image_kps=None, faces=None, latent=None, mask=None, node=NODE_BOTH):
-    """Validate everything first, then patch: a failure leaves every input untouched."""
+    """Every step works on copies (a model clone, copied conditioning), so a failure anywhere leaves the
+    inputs untouched; the model is checked against the adapter while it is patched."""
     _check_range(start_at, end_at, node)
-    try:
-        layer_mapping(model, identity)
-    except LayerMismatchError as exc:
-        raise NodeInputError(node, "model", str(exc)) from exc
     kps = _keypoints(identity, image_kps, faces, latent, node)
+    patched = _attention(model, identity, ip_weight, start_at, end_at, mask, node)
     pos, neg = apply_identitynet(positive, negative, control_net, identity, kps, cn_strength, start_at, end_at, mask)
-    return _attention(model, identity, ip_weight, start_at, end_at, mask, node), pos, neg
+    return patched, pos, neg
 
 
 class InstantIDApply:
