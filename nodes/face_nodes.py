@@ -51,9 +51,10 @@ class InstantIDFaceAnalysisLoader:
                     break
                 except ValueError as exc:
                     errors.append(str(exc))
-            else:
-                raise NodeInputError("InstantID Face Analysis", "provider", "antelopev2 could not be loaded:\n"
-                                     + "\n".join(errors))
+            else:  # the fix is in the files, not in this node's inputs: say where they must go
+                raise RuntimeError("InstantID Face Analysis: the insightface model pack 'antelopev2' could not be "
+                                   "loaded from models/insightface/models/antelopev2. " + "\n".join(errors) +
+                                   "\nRun the 'InstantID Model Doctor' node for a full check.")
         analyzer = _ANALYZERS[key]
         print(f"[InstantID] face analysis providers: {analyzer.providers}")
         return (analyzer,)

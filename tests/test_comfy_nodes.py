@@ -291,3 +291,14 @@ def test_all_in_one_node_does_not_redo_faces_or_projection_when_a_weight_changes
         outputs.append(result.output("dec"))
     assert counts == {"analyze": 2, "project": 1}  # 'det' for the keypoints once, the all-in-one node once
     assert not torch.equal(outputs[0], outputs[1])
+
+
+def test_missing_antelopev2_says_where_the_files_go(env, monkeypatch, tmp_path):
+    import nodes
+    face_nodes = env.pack("nodes.face_nodes")
+    monkeypatch.setattr(face_nodes, "insightface_roots", lambda: [str(tmp_path)])
+    with pytest.raises(RuntimeError) as exc:
+        nodes.NODE_CLASS_MAPPINGS["InstantIDFaceAnalysisLoader"]().load("CPU", "640")
+    text = str(exc.value)
+    assert f"put scrfd_10g_bnkps.onnx at {tmp_path}/models/antelopev2/scrfd_10g_bnkps.onnx" in text
+    assert "'provider' input" not in text and "InstantID Model Doctor" in text
