@@ -1,18 +1,36 @@
 #!/usr/bin/env bash
 # Set up a venv (.venv) with the test requirements and run the test suite. Extra args go to pytest.
-# With COMFYUI_PATH set (or the pack inside ComfyUI/custom_nodes), ComfyUI's own requirements are
-# installed too (its torch lines skipped: torch is pinned here) and the ComfyUI tests run.
+# With COMFYUI_PATH set (or the pack inside ComfyUI/custom_nodes), ComfyUI's own requirements are installed
+# too, under a constraints file that pins torch and torchvision (ComfyUI's unpinned torchvision would
+# otherwise pull in a newer torch), and the ComfyUI tests run. Prints the time each phase took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+phase() { echo "[test.sh] phase $1: $(( SECONDS - start )) s"; start=$SECONDS; }
+start=$SECONDS
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
-"${pip[@]}" torch==2.13.0 -r requirements-dev.txt
+pip=(.venv/bin/python -m pip install -q --disable-pip-version-check -c tests/requirements/torch-constraints.txt)
+"${pip[@]}" torch -r requirements-dev.txt
+phase "venv + test requirements"
 comfy=${COMFYUI_PATH:-}
 [ -n "$comfy" ] || { [ -f ../../main.py ] && [ -d ../../comfy ] && comfy=$(cd ../.. && pwd); } || true
 if [ -n "$comfy" ] && [ -f "$comfy/requirements.txt" ]; then
-  grep -viE '^\s*(torch|torchaudio)\b' "$comfy/requirements.txt" > .venv/comfy-requirements.txt
+  # torchaudio has no build matching the pinned CPU torch and SDXL does not use it
+  grep -viE '^\s*(torch|torchaudio)\s*($|[<>=!~;#])' "$comfy/requirements.txt" > .venv/comfy-requirements.txt
   "${pip[@]}" -r .venv/comfy-requirements.txt
+  if ! .venv/bin/python -c 'import torchvision' 2>/dev/null; then
+    # the CUDA-only torchvision wheel beside CPU torch: see tests/requirements/torchvision_schema_shim.py
+    site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    cp tests/requirements/torchvision_schema_shim.py "$site/_torchvision_schema_shim.py"
+    echo "import _torchvision_schema_shim" > "$site/_torchvision_schema_shim.pth"
+    .venv/bin/python -c 'import torchvision; print(f"[test.sh] torchvision {torchvision.__version__}: C ops unavailable (CPU torch), imports through the schema shim")'
+  fi
   export COMFYUI_PATH=$comfy
+  phase "ComfyUI requirements"
 fi
-exec .venv/bin/python -m pytest tests -q -ra "$@"
+.venv/bin/python -c 'import torch; print(f"[test.sh] torch {torch.__version__}")'
+set +e
+.venv/bin/python -m pytest tests -q -ra "$@"
+rc=$?
+phase "tests"
+exit $rc

@@ -29,7 +29,7 @@ CPU_FLAG_SETS = [("--cpu",), ("--cpu", "--force-fp16"), ("--cpu", "--fp16-unet")
 IMPOSSIBLE_ON_CPU = [("--cpu", "--lowvram"), ("--cpu", "--novram"), ("--cpu", "--gpu-only")]
 CUDA_FLAG_SETS = [(), ("--lowvram",), ("--novram",), ("--force-fp16",), ("--bf16-unet",), ("--gpu-only",)]
 
-IMPOSSIBLE_REASON = ("{flag} cannot be combined with --cpu: ComfyUI puts --cpu, --lowvram, --novram, --highvram, "
+IMPOSSIBLE_REASON = ("needs a GPU: {flag} cannot be combined with --cpu: ComfyUI puts --cpu, --lowvram, --novram, --highvram, "
                      "--normalvram and --gpu-only in one mutually exclusive argparse group (comfy/cli_args.py), so "
                      "'--cpu {flag}' is an argparse error (exit 2); and without --cpu, ComfyUI cannot start on a machine "
                      "without a GPU (comfy/model_management.py queries CUDA at import). Covered by the CUDA row "
@@ -53,7 +53,7 @@ def _params():
     params += [pytest.param(f, id=_id(f), marks=pytest.mark.skip(reason=IMPOSSIBLE_REASON.format(flag=f[1])))
                for f in IMPOSSIBLE_ON_CPU]
     no_cuda = pytest.mark.skipif(not _cuda_available(), reason=(
-        "needs a CUDA GPU (torch.cuda.is_available() is False): ComfyUI without --cpu runs on the GPU"))
+        "needs a GPU: CUDA (torch.cuda.is_available() is False): ComfyUI without --cpu runs on the GPU"))
     params += [pytest.param(f, id=_id(f), marks=no_cuda) for f in CUDA_FLAG_SETS]
     return params
 
