@@ -40,7 +40,7 @@ class Counter:
 
 def simple_chain(full_chain, **kw):
     """The all-in-one node (face analysis + projection inside the apply node, memoised)."""
-    p = full_chain(apply="InstantIDApplySimple", **kw)
+    p = full_chain(apply="InstantIDPrecision_ApplyAllInOne", **kw)
     p["apply"]["inputs"].pop("identity")
     p["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0]})
     for unused in ("det", "proj"):

@@ -46,6 +46,8 @@ def load_adapter(path) -> AdapterWeights:
     image_proj, ip_adapter = _split_halves(raw, path)
     config = _check_image_proj(image_proj, path)
     ip_layers = _check_ip_layers(ip_adapter, config.output_dim, path)
+    _check_finite({**{f"image_proj.{k}": v for k, v in image_proj.items()},
+                   **{f"ip_adapter.{k}": v for k, v in ip_adapter.items()}}, path)
     return AdapterWeights(image_proj=image_proj, ip_layers=ip_layers, config=config, path=path)
 
 
@@ -79,9 +81,26 @@ def _torch_load(path: Path) -> dict:
             # legacy (non-zip) pickles cannot be memory-mapped; they are small enough to read plainly
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "unsupported global" in str(exc).lower() or _is_whole_pickle(path):  # well-formed, yet not plain tensors
+            raise AdapterFormatError(
+                f"{path.name} was refused: it is a pickle that contains code or objects other than tensors, "
+                f"which this pack never executes. {REAL_FILE_HINT} (or use a .safetensors conversion)") from exc
         raise AdapterFormatError(
-            f"{path.name} was refused: it is a pickle that contains code or objects other than tensors, "
-            f"which this pack never executes. {REAL_FILE_HINT} (or use a .safetensors conversion)") from exc
+            f"{path.name} is not a readable torch file (damaged, partly downloaded, or not a model at all). "
+            f"Compare its size with the published one (ip-adapter.bin is about 1.7 GB). {REAL_FILE_HINT}") from exc
+
+
+def _is_whole_pickle(path: Path) -> bool:
+    """True when the file parses as a complete pickle stream (read, never executed): torch's safe loader
+    refused a well-formed file, so it holds objects or code; False for damaged or random bytes."""
+    import pickletools
+    try:
+        with open(path, "rb") as f:
+            for _ in pickletools.genops(f):
+                pass
+        return True
+    except Exception:  # any parse failure: not a whole pickle
+        return False
 
 
 def _split_halves(raw: Mapping, path: Path):
@@ -183,8 +202,26 @@ def _check_ip_layers(sd: Dict[str, torch.Tensor], token_dim: int, path: Path) ->
             raise AdapterFormatError(f"{name}: layer {n} lacks its to_{'v' if 'k' in kv else 'k'}_ip weight. "
                                      f"{REAL_FILE_HINT}")
         k, v = kv["k"], kv["v"]
+        for which, t in (("k", k), ("v", v)):
+            if not t.is_floating_point():
+                raise AdapterFormatError(f"{name}: ip_adapter.{n}.to_{which}_ip.weight is {t.dtype}, expected "
+                                         f"floating point weights (fp32, fp16 or bf16). {REAL_FILE_HINT}")
         if k.dim() != 2 or k.shape != v.shape or k.shape[1] != token_dim:
             raise AdapterFormatError(f"{name}: layer {n} weights have shapes {tuple(k.shape)} / {tuple(v.shape)}, "
                                      f"expected [hidden, {token_dim}] for both. {REAL_FILE_HINT}")
         layers[n] = (k, v)
     return layers
+
+
+FINITE_CHUNK = 1 << 24  # elements checked at a time: bounded extra memory even for the 1.7 GB file
+
+
+def _check_finite(tensors: Mapping[str, torch.Tensor], path: Path) -> None:
+    """NaN or Inf in any weight would turn every generated image into NaN without an error: refuse the file,
+    naming the tensor. Reads each tensor once, in chunks (the file is memory-mapped)."""
+    for key, t in tensors.items():
+        flat = t.reshape(-1)
+        for start in range(0, flat.numel(), FINITE_CHUNK):
+            if not torch.isfinite(flat[start:start + FINITE_CHUNK]).all():
+                raise AdapterFormatError(f"{path.name}: {key} contains NaN or infinite values, so every image "
+                                         f"would come out black or noise. The file is damaged: {REAL_FILE_HINT}")

@@ -19,7 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Tuple
 
-from .errors import InstantIDError
+from .errors import AntelopeFilesError
 
 __all__ = [
     "ANTELOPE_DIRNAME",
@@ -56,10 +56,6 @@ ANTELOPE_FILES: Mapping[str, FileSpec] = {
 
 # The two files InstantID actually runs (detector + ArcFace recognizer).
 LOADER_FILES: Tuple[str, ...] = ("scrfd_10g_bnkps.onnx", "glintr100.onnx")
-
-
-class AntelopeFilesError(InstantIDError, ValueError):
-    """antelopev2 is missing, misplaced or damaged; the message says how to fix it."""
 
 
 class FileStatus(str, Enum):

@@ -26,8 +26,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .antelope_files import LOADER_FILES, AntelopeFilesError, check_antelopev2, require_antelopev2
-from .errors import InstantIDError
+from .antelope_files import LOADER_FILES, check_antelopev2, require_antelopev2
+from .errors import AntelopeFilesError, FaceAnalysisError
 
 __all__ = [
     "CPU",
@@ -40,6 +40,7 @@ __all__ = [
     "FaceAnalyzer",
     "ImageFaces",
     "resolve_providers",
+    "order_faces",
     "select_face",
     "to_rgb_uint8",
 ]
@@ -85,10 +86,6 @@ def resolve_providers(choice: str = "auto", available: Optional[Iterable[str]] =
     return chain + [CPU]
 
 
-class FaceAnalysisError(InstantIDError, ValueError):
-    """Bad input/settings, no usable face, index out of range, or a non-finite embedding."""
-
-
 # --- results -------------------------------------------------------------------
 
 def _frozen(a: Any, dtype=np.float32, shape=None) -> np.ndarray:
@@ -128,23 +125,28 @@ class ImageFaces:
 
 # --- selection -----------------------------------------------------------------
 
+def order_faces(faces: Iterable[Face], mode: str = "index_by_size") -> Tuple[Face, ...]:
+    """The one face order of this pack (the preview's indices, face_index, the web overlay): largest first,
+    or left to right for ``index_left_to_right``. Sorting is stable, so ties keep detector order."""
+    if mode == "index_left_to_right":
+        return tuple(sorted(faces, key=lambda f: float(f.bbox[0])))
+    return tuple(sorted(faces, key=lambda f: -f.area))
+
+
 def select_face(image_faces: Union[ImageFaces, Sequence[Face]], mode: str = "largest", index: int = 0) -> Face:
     """Pick one face. ``index`` is used by the ``index_*`` modes only."""
     faces = tuple(image_faces.faces if isinstance(image_faces, ImageFaces) else image_faces)
     if mode not in FACE_SELECTION_MODES:
-        raise FaceAnalysisError(f"unknown face selection mode {mode!r}; choose one of {', '.join(FACE_SELECTION_MODES)}")
+        raise FaceAnalysisError(f"unknown face selection mode {mode!r}; choose one of "
+                                f"{', '.join(FACE_SELECTION_MODES)}", "selection")
     if not faces:
-        raise FaceAnalysisError("no face was detected in the image, so none can be selected")
-    if mode == "largest":  # InstantID reference behaviour; ties keep detector order
-        return max(faces, key=lambda f: f.area)
-    if mode == "index_by_size":
-        ordered = sorted(faces, key=lambda f: -f.area)
-    else:
-        ordered = sorted(faces, key=lambda f: float(f.bbox[0]))
-    if not 0 <= int(index) < len(ordered):
+        raise FaceAnalysisError("no face was detected in the image, so none can be selected", "image")
+    ordered = order_faces(faces, mode)  # "largest" is index 0 of the size order (InstantID's reference choice)
+    index = 0 if mode == "largest" else int(index)
+    if not 0 <= index < len(ordered):
         raise FaceAnalysisError(f"face index {index} is out of range: {len(ordered)} face(s) detected "
-                         f"(valid indices 0..{len(ordered) - 1}, mode {mode!r})")
-    return ordered[int(index)]
+                                f"(valid indices 0..{len(ordered) - 1}, mode {mode!r})", "face_index")
+    return ordered[index]
 
 
 # --- input hygiene -------------------------------------------------------------

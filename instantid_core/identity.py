@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from .instantid_model import InstantIDModel
-from .precision import run_in_dtype
+from .errors import InputValueError
+from .precision import dtype_name, run_in_dtype
 
 LayerCallback = Optional[Callable[[int, int], None]]  # (done, total): progress and interrupt checks
 
@@ -22,6 +23,29 @@ class IdentityTokens:
     """cond: projection of the face embeddings; uncond: projection of the negative (zero) embeddings."""
     cond: torch.Tensor    # [I, T, C]
     uncond: torch.Tensor  # [I, T, C]
+
+
+COMBINE_MODES = ("average", "norm_average", "concat", "one_per_latent", "instantx_multi_photo")
+
+
+def combine_embeddings(embeds: torch.Tensor, how: str) -> torch.Tensor:
+    """[N, 512] raw face embeddings -> the projection's input.
+
+    average / norm_average -> [1, 512]; concat / one_per_latent -> [N, 512] (N identities; concat joins their
+    tokens afterwards); instantx_multi_photo -> [1, N, 512]: every photo enters the resampler as one sequence,
+    which is what InstantX's pipeline does with several reference photos (for one photo all modes agree).
+    """
+    if how == "average":
+        return embeds.mean(0, keepdim=True)
+    if how == "norm_average":  # average directions, keep the raw magnitude InstantID was trained on
+        unit = embeds / embeds.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        mean = unit.mean(0, keepdim=True)
+        return mean / mean.norm(dim=-1, keepdim=True).clamp_min(1e-6) * embeds.norm(dim=-1).mean()
+    if how in ("concat", "one_per_latent"):
+        return embeds
+    if how == "instantx_multi_photo":
+        return embeds.unsqueeze(0)  # [N, 512] -> [1, N, 512]
+    raise InputValueError(f"unknown combine mode {how!r}; expected one of {COMBINE_MODES}", "combine")
 
 
 def negative_embeddings(embeds: torch.Tensor, noise: float = 0.0, seed: int = 0) -> torch.Tensor:
@@ -35,14 +59,25 @@ def negative_embeddings(embeds: torch.Tensor, noise: float = 0.0, seed: int = 0)
 
 def project_identity(model: InstantIDModel, embeds: torch.Tensor, device: torch.device, dtype: torch.dtype,
                      negative: Optional[torch.Tensor] = None) -> IdentityTokens:
-    """Run the resampler on ``device`` in ``dtype`` (model untouched); tokens come back float32 on the CPU."""
-    embeds = embeds.detach().float().reshape(embeds.shape[0], -1)
+    """Run the resampler on ``device`` in ``dtype`` (model untouched); tokens come back float32 on the CPU.
+
+    ``embeds``: [I, 512] (one embedding per identity) or [I, N, 512] (a sequence of N per identity)."""
+    embeds = embeds.detach().float()
+    if embeds.dim() not in (2, 3):
+        raise InputValueError(f"face embeddings must be [identities, 512] or [identities, photos, 512], got "
+                              f"{tuple(embeds.shape)}", "faces")
     if not torch.isfinite(embeds).all():
-        raise ValueError("the face embedding contains NaN or infinite values; re-run face analysis on a clear photo")
+        raise InputValueError("the face embedding contains NaN or infinite values; re-run face analysis on a "
+                              "clear photo", "faces")
     negative = negative_embeddings(embeds) if negative is None else negative.float().reshape(embeds.shape)
     with torch.inference_mode():
-        tokens = run_in_dtype(model.image_proj, device, dtype, torch.cat((embeds, negative)))
+        tokens = run_in_dtype(model.image_proj, device, dtype, torch.cat((embeds, negative)))  # [2I, T, C]
     tokens = tokens.float().cpu()
+    if not torch.isfinite(tokens).all():
+        raise InputValueError(f"the image projection produced NaN or infinite identity tokens from finite face "
+                              f"embeddings: the adapter's image_proj weights are damaged, or {dtype_name(dtype)} "
+                              f"overflowed on {torch.device(device).type}. Re-download the adapter, or set the "
+                              f"Precision / Offload node's mode to float32.", "instantid")
     return IdentityTokens(cond=tokens[: len(embeds)], uncond=tokens[len(embeds):])
 
 

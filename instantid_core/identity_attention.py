@@ -14,8 +14,9 @@ from typing import Callable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from .errors import IdentityBatchError
+from .errors import IdentityBatchError, InputValueError
 from .identity import LayerKV
+from .precision import attention_compute_dtype
 
 COND, UNCOND = 0, 1
 AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
@@ -28,11 +29,6 @@ def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int
     q, k, v = (t.reshape(t.shape[0], t.shape[1], heads, d).transpose(1, 2) for t in (q, k, v))
     out = F.scaled_dot_product_attention(q, k, v)
     return out.transpose(1, 2).reshape(b, n, inner)
-
-
-def attention_compute_dtype(device: torch.device, q_dtype: torch.dtype) -> torch.dtype:
-    """Half attention on the CPU is slow or missing: compute there in float32, else in q's dtype."""
-    return torch.float32 if torch.device(device).type == "cpu" else q_dtype
 
 
 def attention_dtype(q: torch.Tensor) -> torch.dtype:
@@ -50,7 +46,7 @@ def batch_kv(kv: LayerKV, cond_or_uncond: Sequence[int], batch: int) -> tuple:
         raise IdentityBatchError(
             f"{identities} identities were given but {per_chunk} latents are sampled at once. Use one face "
             f"(it is applied to every latent), exactly one face per latent (set the batch size to "
-            f"{identities}), or combine the faces into one identity in the image projection node.")
+            f"{identities}), or combine the faces into one identity in the image projection node.", "identity")
     ks, vs = [], []
     for c in cond_or_uncond:
         k, v = (kv.k_cond, kv.v_cond) if c == COND else (kv.k_uncond, kv.v_uncond)
@@ -74,13 +70,14 @@ def resize_mask(mask: torch.Tensor, grid: tuple, batch: int) -> torch.Tensor:
     if mask.dim() == 2:
         mask = mask.unsqueeze(0)
     if mask.dim() != 3:
-        raise ValueError(f"mask must be [H, W] or [B, H, W], got shape {tuple(mask.shape)}")
+        raise InputValueError(f"a mask must be [H, W] or [B, H, W], got shape {tuple(mask.shape)}", "mask")
     small = F.interpolate(mask.unsqueeze(1).float(), size=grid, mode="bilinear", align_corners=False)
     small = small.reshape(small.shape[0], -1, 1)
     if small.shape[0] == batch:
         return small
     if batch % small.shape[0]:
-        raise IdentityBatchError(f"{small.shape[0]} masks do not fit a batch of {batch}; give one mask or one per latent")
+        raise IdentityBatchError(f"{small.shape[0]} masks do not fit a batch of {batch}; give one mask or one per "
+                                 f"latent", "mask")
     return small.repeat(batch // small.shape[0], 1, 1)
 
 

@@ -6,7 +6,8 @@ Rule: the dtype follows the device the work runs on at that moment, never a glob
   * CUDA -> the requested half type where the GPU supports it (bf16 needs Ampere or newer), else fp16.
   * MPS  -> float32 for the projection (fp16 there gives black images); half elsewhere.
   * anything else -> float32 (unknown kernels: correctness first).
-The identity attention itself always returns q's dtype and runs on q's device: it lives inside the UNet.
+The identity attention itself always returns q's dtype and runs on q's device: it lives inside the UNet
+(``attention_compute_dtype``). Every dtype and device decision of the pack is made in this module.
 """
 from __future__ import annotations
 
@@ -61,10 +62,13 @@ class PrecisionPolicy:
             raise ValueError(f"half type must be one of {sorted(HALF_TYPES)}, got {half!r}")
         return cls(PrecisionMode(mode), HALF_TYPES[half])
 
-    def compute_device(self, kind: str, preferred: torch.device) -> torch.device:
-        """Where the one-off embedding work (projection, K/V) should run."""
+    def compute_device(self, kind: str, weights_device: torch.device, load_device: torch.device) -> torch.device:
+        """Where the one-off embedding work (projection, K/V) runs: where the weights are, except that
+        half_on_gpu asks for the GPU (the host loads the adapter there) and keep_on_cpu never leaves the CPU."""
         _check_kind(kind)
-        return torch.device("cpu") if self.mode is PrecisionMode.KEEP_ON_CPU else torch.device(preferred)
+        if self.mode is PrecisionMode.KEEP_ON_CPU:
+            return torch.device("cpu")
+        return torch.device(load_device if self.mode is PrecisionMode.HALF_ON_GPU else weights_device)
 
     def compute_dtype(self, kind: str, device: torch.device) -> torch.dtype:
         _check_kind(kind)
@@ -79,9 +83,24 @@ class PrecisionPolicy:
             return self.half_dtype
         return torch.float16 if half_supported(device, torch.float16) else torch.float32
 
-    def describe(self, kind: str, preferred: torch.device) -> str:
-        device = self.compute_device(kind, preferred)
-        return f"{kind}: {device.type} / {str(self.compute_dtype(kind, device)).replace('torch.', '')}"
+    def placement(self, kind: str, weights_device: torch.device, load_device: torch.device):
+        """(device, dtype) for one module kind."""
+        device = self.compute_device(kind, weights_device, load_device)
+        return device, self.compute_dtype(kind, device)
+
+    def describe(self, kind: str, weights_device: torch.device, load_device: torch.device) -> str:
+        device, dtype = self.placement(kind, weights_device, load_device)
+        return f"{kind:<16}: {device.type} / {dtype_name(dtype)}"
+
+
+def attention_compute_dtype(device: torch.device, q_dtype: torch.dtype) -> torch.dtype:
+    """The identity attention runs inside the UNet, on q's device: half attention on the CPU is slow or missing,
+    so it computes there in float32 (and returns q's dtype); elsewhere it computes in q's dtype."""
+    return torch.float32 if torch.device(device).type == "cpu" else q_dtype
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
 
 
 def _check_kind(kind: str) -> None:

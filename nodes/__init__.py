@@ -1,7 +1,8 @@
 """ComfyUI adapters for instantid_core. Classic node classes (INPUT_TYPES / FUNCTION): they work on every
-ComfyUI release of the last year, including those that also offer the newer V3 schema."""
-from .doctor_node import InstantIDModelDoctor
+ComfyUI release of the last year, including those that also offer the newer V3 schema. Each class states its
+id, display name and description once (nodes/node_base.py); the registry below only lists them."""
 from .apply_nodes import InstantIDApply, InstantIDApplyAttention, InstantIDApplyIdentityNet, InstantIDApplySimple
+from .doctor_node import InstantIDModelDoctor
 from .face_nodes import InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints
 from .folders import register_model_folders
 from .model_nodes import InstantIDModelLoader, InstantIDPrecisionManager
@@ -9,18 +10,8 @@ from .projection_node import InstantIDImageProjection
 
 register_model_folders()
 
-_NODES = (
-    (InstantIDFaceAnalysisLoader, "InstantID Face Analysis (insightface)"),
-    (InstantIDFaceDetect, "InstantID Face Detect"),
-    (InstantIDFaceKeypoints, "InstantID Face Keypoints"),
-    (InstantIDModelLoader, "InstantID Model Loader"),
-    (InstantIDPrecisionManager, "InstantID Precision / Offload"),
-    (InstantIDImageProjection, "InstantID Image Projection"),
-    (InstantIDApplyAttention, "Apply InstantID Attention"),
-    (InstantIDApplyIdentityNet, "Apply IdentityNet"),
-    (InstantIDApply, "Apply InstantID + IdentityNet"),
-    (InstantIDApplySimple, "Apply InstantID (all-in-one)"),
-    (InstantIDModelDoctor, "InstantID Model Doctor"),
-)
-NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls, _ in _NODES}
-NODE_DISPLAY_NAME_MAPPINGS = {cls.__name__: name for cls, name in _NODES}
+NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints, InstantIDModelLoader,
+         InstantIDPrecisionManager, InstantIDImageProjection, InstantIDApplyAttention, InstantIDApplyIdentityNet,
+         InstantIDApply, InstantIDApplySimple, InstantIDModelDoctor)
+NODE_CLASS_MAPPINGS = {cls.NODE_ID: cls for cls in NODES}
+NODE_DISPLAY_NAME_MAPPINGS = {cls.NODE_ID: cls.DISPLAY_NAME for cls in NODES}

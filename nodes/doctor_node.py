@@ -7,6 +7,7 @@ import folder_paths
 
 from ..instantid_core.doctor import run_doctor
 from .folders import INSIGHTFACE, INSTANTID
+from .node_base import InstantIDNode
 
 
 def doctor_report(verify_sha256: bool = False):
@@ -15,7 +16,9 @@ def doctor_report(verify_sha256: bool = False):
                       verify_sha256=verify_sha256)
 
 
-class InstantIDModelDoctor:
+class InstantIDModelDoctor(InstantIDNode):
+    NODE_ID = "ModelDoctor"
+    DISPLAY_NAME = "InstantID Model Doctor"
     DESCRIPTION = ("Checks InstantID's model files (adapter, IdentityNet, antelopev2, an SDXL checkpoint), "
                    "onnxruntime and torch, and says how to fix each problem.")
 
@@ -27,7 +30,6 @@ class InstantIDModelDoctor:
     RETURN_TYPES = ("STRING",)
     RETURN_NAMES = ("report",)
     FUNCTION = "check"
-    CATEGORY = "InstantID"
     OUTPUT_NODE = True
 
     @classmethod

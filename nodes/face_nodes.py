@@ -1,20 +1,24 @@
 """Face analysis loader, face detection/embedding, and keypoint image nodes."""
 from __future__ import annotations
 
+import logging
 from typing import List
 
 import numpy as np
 import torch
 
+from ..instantid_core.errors import AntelopeFilesError, InputValueError
 from ..instantid_core.face_analysis import (FACE_SELECTION_MODES, PROVIDER_CHOICES, FaceAnalyzer, ImageFaces,
-                                            select_face)
+                                            order_faces, select_face, to_rgb_uint8)
 from ..instantid_core.keypoints import keypoint_image
-from .comfy_glue import NodeInputError, layer_progress
+from .comfy_glue import layer_progress
 from .folders import insightface_roots
+from .node_base import InstantIDNode
 from .values import FACE_ANALYSIS, FACES, FacesResult
 
-CATEGORY = "InstantID"
+log = logging.getLogger(__name__)
 DET_SIZE_CHOICES = ("640 → 512 → 320", "640", "1024 → 640 → 320", "320")
+SELECTION_CHOICES = ("largest", "all") + tuple(m for m in FACE_SELECTION_MODES if m != "largest")
 _ANALYZERS = {}  # (root, provider, sizes) -> FaceAnalyzer: loading ONNX sessions is the slow part
 
 
@@ -22,7 +26,9 @@ def _det_sizes(choice: str):
     return tuple(int(s) for s in choice.replace("→", " ").split())
 
 
-class InstantIDFaceAnalysisLoader:
+class InstantIDFaceAnalysisLoader(InstantIDNode):
+    NODE_ID = "FaceAnalysisLoader"
+    DISPLAY_NAME = "InstantID Face Analysis (insightface)"
     DESCRIPTION = "Loads insightface antelopev2 (face detector + ArcFace) from models/insightface/models/antelopev2."
 
     @classmethod
@@ -38,7 +44,6 @@ class InstantIDFaceAnalysisLoader:
     RETURN_TYPES = (FACE_ANALYSIS,)
     RETURN_NAMES = ("face_analysis",)
     FUNCTION = "load"
-    CATEGORY = CATEGORY
 
     def load(self, provider, det_size):
         roots = insightface_roots()
@@ -49,30 +54,55 @@ class InstantIDFaceAnalysisLoader:
                 try:
                     _ANALYZERS[key] = FaceAnalyzer.load(root, provider, det_sizes=_det_sizes(det_size))
                     break
-                except ValueError as exc:
+                except AntelopeFilesError as exc:
                     errors.append(str(exc))
             else:  # the fix is in the files, not in this node's inputs: say where they must go
-                raise RuntimeError("InstantID Face Analysis: the insightface model pack 'antelopev2' could not be "
-                                   "loaded from models/insightface/models/antelopev2. " + "\n".join(errors) +
-                                   "\nRun the 'InstantID Model Doctor' node for a full check.")
+                raise AntelopeFilesError("the insightface model pack 'antelopev2' could not be loaded from "
+                                         "models/insightface/models/antelopev2. " + "\n".join(errors) +
+                                         "\nRun the 'InstantID Model Doctor' node for a full check.")
         analyzer = _ANALYZERS[key]
-        print(f"[InstantID] face analysis providers: {analyzer.providers}")
+        log.info("InstantID face analysis providers: %s", analyzer.providers)
         return (analyzer,)
 
 
-def _ordered(faces: ImageFaces, mode: str):
-    if mode == "index_left_to_right":
-        return sorted(faces.faces, key=lambda f: float(f.bbox[0]))
-    return sorted(faces.faces, key=lambda f: -f.area)
+def detect_faces(face_analysis: FaceAnalyzer, image: torch.Tensor, selection: str = "largest",
+                 face_index: int = 0, on_no_face: str = "error"):
+    """Analyse every image of an IMAGE batch [B, H, W, C] and keep the selected faces.
+    Returns (FacesResult of the kept faces, every image's full ImageFaces for previews)."""
+    if image.dim() != 4 or image.shape[0] == 0:
+        raise InputValueError(f"expected a batch of images [B, H, W, C], got shape {tuple(image.shape)}", "image")
+    step = layer_progress(len(image))
+    results = []
+    for i, img in enumerate(image):
+        results.append(face_analysis.analyze(img.cpu().numpy()))
+        step(i + 1, len(image))
+    kept = []
+    for i, faces in enumerate(results):
+        if not faces.faces:
+            if on_no_face == "error":
+                raise InputValueError(f"no face was found in image {i} of the batch. Use a clear, frontal, "
+                                      f"well-lit photo, or set 'on_no_face' to 'skip image'.", "image")
+            kept.append(faces)
+            continue
+        if selection == "all":
+            kept.append(ImageFaces(faces.image_size, order_faces(faces.faces), faces.det_size))
+            continue
+        face = select_face(faces, selection, face_index)
+        kept.append(ImageFaces(faces.image_size, (face,), faces.det_size))
+    return FacesResult(kept), results
 
 
-def _preview(images: torch.Tensor, results: List[ImageFaces], mode: str) -> torch.Tensor:
+def _preview_order(selection: str) -> str:
+    return "index_left_to_right" if selection == "index_left_to_right" else "index_by_size"
+
+
+def _preview(images: torch.Tensor, results: List[ImageFaces], selection: str) -> torch.Tensor:
     import cv2
     out = []
     for img, faces in zip(images, results):
-        canvas = np.ascontiguousarray((img[..., :3].cpu().numpy() * 255).clip(0, 255).astype(np.uint8))
+        canvas = np.ascontiguousarray(to_rgb_uint8(img))  # any channel count, NaN-safe
         thick = max(1, round(max(canvas.shape[:2]) / 300))
-        for i, face in enumerate(_ordered(faces, mode)):
+        for i, face in enumerate(order_faces(faces.faces, _preview_order(selection))):
             x1, y1, x2, y2 = (int(v) for v in face.bbox)
             cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 255, 0), thick)
             cv2.putText(canvas, str(i), (x1, max(0, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * thick, (255, 255, 0),
@@ -81,7 +111,20 @@ def _preview(images: torch.Tensor, results: List[ImageFaces], mode: str) -> torc
     return torch.stack(out) if len({o.shape for o in out}) == 1 else out[0].unsqueeze(0)
 
 
-class InstantIDFaceDetect:
+def _overlay(result: ImageFaces, order: str) -> dict:
+    """What the web overlay draws: the boxes in the run's order, and both face orders as indices into them, so
+    the frontend numbers faces exactly as face_index counts them (it never sorts by itself)."""
+    faces = order_faces(result.faces, order)
+    position = {id(f): i for i, f in enumerate(faces)}
+    orders = {mode: [position[id(f)] for f in order_faces(faces, mode)]
+              for mode in ("index_by_size", "index_left_to_right")}
+    return {"width": result.image_size[0], "height": result.image_size[1],
+            "boxes": [[float(v) for v in f.bbox] for f in faces], "orders": orders}
+
+
+class InstantIDFaceDetect(InstantIDNode):
+    NODE_ID = "FaceDetect"
+    DISPLAY_NAME = "InstantID Face Detect"
     DESCRIPTION = ("Detects faces and computes their identity embeddings. Run once per photo: changing weights "
                    "downstream does not re-run it.")
 
@@ -90,7 +133,7 @@ class InstantIDFaceDetect:
         return {"required": {
             "face_analysis": (FACE_ANALYSIS, {"tooltip": "From 'InstantID Face Analysis'."}),
             "image": ("IMAGE", {"tooltip": "One or more reference photos of the face."}),
-            "selection": (["largest", "all"] + [m for m in FACE_SELECTION_MODES if m != "largest"], {
+            "selection": (list(SELECTION_CHOICES), {
                 "default": "largest", "tooltip": "Which face of each photo to keep: the largest (InstantID's "
                 "default), all faces, or the face at 'face_index' counted by size or left to right."}),
             "face_index": ("INT", {"default": 0, "min": 0, "max": 63, "tooltip":
@@ -104,40 +147,16 @@ class InstantIDFaceDetect:
     RETURN_TYPES = (FACES, "IMAGE")
     RETURN_NAMES = ("faces", "preview")
     FUNCTION = "detect"
-    CATEGORY = CATEGORY
 
     def detect(self, face_analysis, image, selection, face_index, on_no_face):
-        step = layer_progress(len(image))
-        results = []
-        for i, img in enumerate(image):
-            results.append(face_analysis.analyze(img.cpu().numpy()))
-            step(i + 1, len(image))
-        kept = []
-        for i, faces in enumerate(results):
-            if not faces.faces:
-                if on_no_face == "error":
-                    raise NodeInputError("InstantID Face Detect", "image",
-                                         f"no face was found in image {i} of the batch. Use a clear, frontal, "
-                                         f"well-lit photo, or set 'on_no_face' to 'skip image'.")
-                kept.append(faces)
-                continue
-            if selection == "all":
-                kept.append(ImageFaces(faces.image_size, tuple(_ordered(faces, "index_by_size")), faces.det_size))
-                continue
-            try:
-                face = select_face(faces, selection, face_index)
-            except (ValueError, IndexError) as exc:
-                raise NodeInputError("InstantID Face Detect", "face_index", f"image {i}: {exc}") from exc
-            kept.append(ImageFaces(faces.image_size, (face,), faces.det_size))
-        preview = _preview(image, results, "index_left_to_right" if selection == "index_left_to_right"
-                           else "index_by_size")
-        ui = {"instantid_faces": [{"width": r.image_size[0], "height": r.image_size[1],
-                                   "boxes": [[float(v) for v in f.bbox] for f in _ordered(r, selection)]}
-                                  for r in results]}
-        return {"ui": ui, "result": (FacesResult(kept), preview)}
+        faces, results = detect_faces(face_analysis, image, selection, face_index, on_no_face)
+        ui = {"instantid_faces": [_overlay(r, _preview_order(selection)) for r in results]}
+        return {"ui": ui, "result": (faces, _preview(image, results, selection))}
 
 
-class InstantIDFaceKeypoints:
+class InstantIDFaceKeypoints(InstantIDNode):
+    NODE_ID = "FaceKeypoints"
+    DISPLAY_NAME = "InstantID Face Keypoints"
     DESCRIPTION = "Draws the 5-point face keypoint image IdentityNet expects (e.g. the pose of another photo)."
 
     @classmethod
@@ -155,19 +174,18 @@ class InstantIDFaceKeypoints:
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("keypoints",)
     FUNCTION = "draw"
-    CATEGORY = CATEGORY
 
     def draw(self, faces, width, height, image_index):
-        return (draw_faces(faces, width, height, image_index, "InstantID Face Keypoints"),)
+        return (draw_faces(faces, width, height, image_index),)
 
 
-def draw_faces(faces: FacesResult, width: int, height: int, image_index: int = 0, node: str = "") -> torch.Tensor:
+def draw_faces(faces: FacesResult, width: int, height: int, image_index: int = 0) -> torch.Tensor:
     if image_index >= len(faces.images):
-        raise NodeInputError(node, "image_index", f"there are only {len(faces.images)} images")
+        raise InputValueError(f"there are only {len(faces.images)} images", "image_index")
     chosen = faces.images[image_index]
     if not chosen.faces:
         chosen = next((f for f in faces.images if f.faces), chosen)
     if not chosen.faces:
-        raise NodeInputError(node, "faces", "no face was detected, so there are no keypoints to draw")
+        raise InputValueError("no face was detected, so there are no keypoints to draw", "faces")
     w, h = width or chosen.image_size[0], height or chosen.image_size[1]
     return keypoint_image([(f.kps, chosen.image_size) for f in chosen.faces], w, h)

@@ -8,15 +8,15 @@ import comfy.model_patcher
 from ..instantid_core.errors import AdapterFormatError
 from ..instantid_core.instantid_model import load_instantid_model
 from ..instantid_core.precision import HALF_TYPES, PrecisionMode, PrecisionPolicy
-from .comfy_glue import NodeInputError
 from .folders import INSTANTID
-from .precision_report import precision_report
+from .node_base import InstantIDNode
+from .placement import precision_report
 from .values import INSTANTID as INSTANTID_TYPE, InstantIDHandle
 
-CATEGORY = "InstantID"
 
-
-class InstantIDModelLoader:
+class InstantIDModelLoader(InstantIDNode):
+    NODE_ID = "ModelLoader"
+    DISPLAY_NAME = "InstantID Model Loader"
     DESCRIPTION = ("Loads the InstantID adapter (ip-adapter.bin) from models/instantid. The weights stay on the "
                    "offload device and are handed to ComfyUI's memory manager; they never squat in VRAM.")
 
@@ -29,19 +29,14 @@ class InstantIDModelLoader:
     RETURN_TYPES = (INSTANTID_TYPE,)
     RETURN_NAMES = ("instantid",)
     FUNCTION = "load"
-    CATEGORY = CATEGORY
 
     def load(self, instantid_file):
         path = folder_paths.get_full_path(INSTANTID, instantid_file)
         if path is None:
-            raise NodeInputError("InstantID Model Loader", "instantid_file",
-                                 f"'{instantid_file}' is not in any models/instantid folder "
-                                 f"({folder_paths.get_folder_paths(INSTANTID)}). Put ip-adapter.bin there and "
-                                 f"press 'Refresh'.")
-        try:
-            model = load_instantid_model(path)
-        except AdapterFormatError as exc:
-            raise NodeInputError("InstantID Model Loader", "instantid_file", str(exc)) from exc
+            raise AdapterFormatError(f"'{instantid_file}' is not in any models/instantid folder "
+                                     f"({folder_paths.get_folder_paths(INSTANTID)}). Put ip-adapter.bin there and "
+                                     f"press 'Refresh'.")
+        model = load_instantid_model(path)
         offload = mm.unet_offload_device()
         if offload.type != "cpu":  # --gpu-only / --highvram: the offload device is the GPU itself
             model = model.to(offload)
@@ -49,7 +44,9 @@ class InstantIDModelLoader:
         return (InstantIDHandle(patcher=patcher, path=path),)
 
 
-class InstantIDPrecisionManager:
+class InstantIDPrecisionManager(InstantIDNode):
+    NODE_ID = "PrecisionOffload"
+    DISPLAY_NAME = "InstantID Precision / Offload"
     DESCRIPTION = ("Chooses where and in which dtype InstantID's embedding math runs, and reports it. 'auto' "
                    "keeps it in float32 on the CPU and uses half precision only on GPUs that support it.")
 
@@ -69,7 +66,6 @@ class InstantIDPrecisionManager:
     RETURN_TYPES = (INSTANTID_TYPE, "STRING")
     RETURN_NAMES = ("instantid", "report")
     FUNCTION = "configure"
-    CATEGORY = CATEGORY
     OUTPUT_NODE = True
 
     def configure(self, instantid, mode, half_type):

@@ -1,12 +1,14 @@
-"""Deciding and arranging where the one-off embedding work runs, through ComfyUI's memory manager."""
+"""Where the one-off embedding work runs, arranged through ComfyUI's memory manager, and the report of it.
+The decisions themselves (device, dtype) are instantid_core.precision's; this module supplies ComfyUI's facts."""
 from __future__ import annotations
 
 import contextlib
+from typing import Optional
 
 import torch
 import comfy.model_management as mm
 
-from ..instantid_core.precision import PrecisionMode
+from ..instantid_core.precision import IDENTITY_KV, PROJECTION, attention_compute_dtype, dtype_name
 from .values import InstantIDHandle
 
 
@@ -15,12 +17,8 @@ def weights_device(model: torch.nn.Module) -> torch.device:
 
 
 def compute_placement(handle: InstantIDHandle, kind: str):
-    """(device, dtype) for a module kind: where the weights are, unless the policy asks for the GPU."""
-    policy = handle.policy
-    preferred = handle.patcher.load_device if policy.mode is PrecisionMode.HALF_ON_GPU \
-        else weights_device(handle.model)
-    device = policy.compute_device(kind, preferred)
-    return device, policy.compute_dtype(kind, device)
+    """(device, dtype) for a module kind, as the handle's policy decides for where the weights are now."""
+    return handle.policy.placement(kind, weights_device(handle.model), handle.patcher.load_device)
 
 
 @contextlib.contextmanager
@@ -48,3 +46,20 @@ def _unload(patcher) -> None:
             mm.current_loaded_models.pop(i)
             break
     mm.soft_empty_cache()
+
+
+def precision_report(handle: InstantIDHandle, kv_nbytes: Optional[int] = None, identities: int = 1) -> str:
+    """A readable account of where each InstantID module lives and which dtype it computes in."""
+    model, policy = handle.model, handle.policy
+    size_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
+    unet_device = mm.get_torch_device()
+    attn = dtype_name(attention_compute_dtype(unet_device, mm.unet_dtype(device=unet_device)))
+    lines = [f"InstantID precision policy: {policy.mode.value} (half type {dtype_name(policy.half_dtype)})",
+             f"adapter weights : {weights_device(model).type}, stored {dtype_name(model.weight_dtype())}, "
+             f"{size_mb:.0f} MB (offload device {handle.patcher.offload_device})"]
+    lines += [policy.describe(kind, weights_device(model), handle.patcher.load_device)
+              for kind in (PROJECTION, IDENTITY_KV)]
+    count = f"{identities} identit{'y' if identities == 1 else 'ies'}"
+    kv = "" if kv_nbytes is None else f"; identity K/V {kv_nbytes / 2**20:.1f} MB for {count}"
+    lines.append(f"identity attn   : {unet_device.type} / {attn} (inside the UNet, output in its dtype){kv}")
+    return "\n".join(lines)

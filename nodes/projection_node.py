@@ -3,48 +3,35 @@ from __future__ import annotations
 
 import torch
 
-from ..instantid_core.identity import compute_identity_kv, negative_embeddings, project_identity
+from ..instantid_core.errors import InputValueError
+from ..instantid_core.identity import COMBINE_MODES, combine_embeddings, compute_identity_kv, negative_embeddings, \
+    project_identity
 from ..instantid_core.precision import IDENTITY_KV, PROJECTION
-from .comfy_glue import NodeInputError, layer_progress
-from .placement import compute_placement, weights_on
-from .precision_report import precision_report
+from .comfy_glue import layer_progress
+from .node_base import InstantIDNode
+from .placement import compute_placement, precision_report, weights_on
 from .values import FACES, IDENTITY, INSTANTID, FacesResult, Identity, InstantIDHandle
 
-CATEGORY = "InstantID"
-COMBINE = ("average", "norm_average", "concat", "one_per_latent")
 
-
-def combine_embeddings(embeds: torch.Tensor, how: str) -> torch.Tensor:
-    """[N, 512] raw embeddings -> [I, 512] inputs of the projection ('concat' keeps N, joined later)."""
-    if how == "average":
-        return embeds.mean(0, keepdim=True)
-    if how == "norm_average":  # average directions, keep the raw magnitude InstantID was trained on
-        unit = embeds / embeds.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-        mean = unit.mean(0, keepdim=True)
-        return mean / mean.norm(dim=-1, keepdim=True).clamp_min(1e-6) * embeds.norm(dim=-1).mean()
-    if how in ("concat", "one_per_latent"):
-        return embeds
-    raise ValueError(f"unknown combine mode {how!r}; expected one of {COMBINE}")
-
-
-def faces_embeddings(faces: FacesResult, node: str) -> torch.Tensor:
+def faces_embeddings(faces: FacesResult) -> torch.Tensor:
+    """Every kept face of every image, in order -> [N, 512] float32."""
     embeds = [torch.from_numpy(f.embedding.copy()) for image in faces.images for f in image.faces]
     if not embeds:
-        raise NodeInputError(node, "faces", "no face was detected in any reference image; use a clearer photo")
+        raise InputValueError("no face was detected in any reference image; use a clearer photo", "faces")
     return torch.stack(embeds).float()
 
 
 def build_identity(handle: InstantIDHandle, faces: FacesResult, combine: str = "average", noise: float = 0.0,
-                   seed: int = 0, node: str = "InstantID Image Projection") -> Identity:
-    embeds = combine_embeddings(faces_embeddings(faces, node), combine)
+                   seed: int = 0) -> Identity:
+    embeds = combine_embeddings(faces_embeddings(faces), combine)
     device, dtype = compute_placement(handle, PROJECTION)
     kv_device, kv_dtype = compute_placement(handle, IDENTITY_KV)
     negative = negative_embeddings(embeds, noise, seed)
     step = layer_progress(len(handle.model.ip_adapter) + 1)
     with weights_on(handle, device):
-        tokens = project_identity(handle.model, embeds, device, dtype, negative=negative)
+        tokens = project_identity(handle.model, embeds, device, dtype, negative=negative)  # [I, 16, C] each
         step(1, 0)
-        if combine == "concat":  # one identity whose token sequence holds every reference
+        if combine == "concat":  # one identity whose token sequence holds every reference: [1, I·16, C]
             tokens.cond, tokens.uncond = (t.reshape(1, -1, t.shape[-1]) for t in (tokens.cond, tokens.uncond))
         kv = compute_identity_kv(handle.model, tokens, kv_device, kv_dtype, on_layer=lambda d, t: step(d + 1, t))
     report = precision_report(handle, kv.nbytes, kv.identities)
@@ -52,7 +39,9 @@ def build_identity(handle: InstantIDHandle, faces: FacesResult, combine: str = "
                     faces=faces)
 
 
-class InstantIDImageProjection:
+class InstantIDImageProjection(InstantIDNode):
+    NODE_ID = "ImageProjection"
+    DISPLAY_NAME = "InstantID Image Projection"
     DESCRIPTION = ("Turns face embeddings into InstantID identity tokens and precomputes every layer's identity "
                    "K/V once, so sampling only reads a small cache.")
 
@@ -61,10 +50,11 @@ class InstantIDImageProjection:
         return {"required": {
             "instantid": (INSTANTID, {"tooltip": "From 'InstantID Model Loader' or the Precision/Offload node."}),
             "faces": (FACES, {"tooltip": "From 'InstantID Face Detect'."}),
-            "combine": (list(COMBINE), {"default": "average", "tooltip":
+            "combine": (list(COMBINE_MODES), {"default": "average", "tooltip":
                         "Several reference faces: average the embeddings, average their directions "
-                        "(norm_average), concatenate the identity tokens, or keep one identity per latent "
-                        "of the batch (one_per_latent)."}),
+                        "(norm_average), concatenate the identity tokens, keep one identity per latent of the "
+                        "batch (one_per_latent), or instantx_multi_photo: all photos as one sequence into the "
+                        "resampler, as InstantX's own pipeline does. With one photo all modes are the same."}),
             "negative_noise": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip":
                                "Noise on the negative (zero) embedding; 0 = the published behaviour."}),
             "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "tooltip":
@@ -74,7 +64,6 @@ class InstantIDImageProjection:
     RETURN_TYPES = (IDENTITY, "STRING")
     RETURN_NAMES = ("identity", "report")
     FUNCTION = "project"
-    CATEGORY = CATEGORY
 
     def project(self, instantid, faces, combine, negative_noise, seed):
         identity = build_identity(instantid, faces, combine, negative_noise, seed)

@@ -9,10 +9,12 @@ from ..instantid_core.face_analysis import ImageFaces
 from ..instantid_core.identity import IdentityKV, IdentityTokens
 from ..instantid_core.precision import PrecisionPolicy
 
-FACE_ANALYSIS = "INSTANTID_FACE_ANALYSIS"
-FACES = "INSTANTID_FACES"
-INSTANTID = "INSTANTID"
-IDENTITY = "INSTANTID_IDENTITY"
+# IO type names carry the pack's prefix: ComfyUI matches sockets by these strings across all packs, and
+# another InstantID pack's "INSTANTID" value must never be wired into these nodes (or ours into its nodes)
+FACE_ANALYSIS = "INSTANTID_PRECISION_FACE_ANALYSIS"
+FACES = "INSTANTID_PRECISION_FACES"
+INSTANTID = "INSTANTID_PRECISION_MODEL"
+IDENTITY = "INSTANTID_PRECISION_IDENTITY"
 
 
 @dataclass(frozen=True)

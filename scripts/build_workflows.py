@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.append(str(ROOT))  # last: ComfyUI goes first, so `nodes` stays ComfyUI's
 import comfy_support as cs  # noqa: E402
 
-from instantid_core.workflow_format import extra_widget_values, is_widget  # noqa: E402
+from runner.workflow_format import extra_widget_values, is_widget  # noqa: E402
 
 SDXL = "sd_xl_base_1.0.safetensors"
 IDENTITYNET = "instantid_controlnet.safetensors"
@@ -83,8 +83,8 @@ def base(g, x=0):
     neg = g.add("CLIPTextEncode", "Negative prompt", (x + 360, 200), text=NEGATIVE)
     g.link(ckpt, 1, pos, "clip")
     g.link(ckpt, 1, neg, "clip")
-    fa = g.add("InstantIDFaceAnalysisLoader", pos=(x, 420), provider="auto")
-    iid = g.add("InstantIDModelLoader", pos=(x, 600), instantid_file=ADAPTER)
+    fa = g.add("InstantIDPrecision_FaceAnalysisLoader", pos=(x, 420), provider="auto")
+    iid = g.add("InstantIDPrecision_ModelLoader", pos=(x, 600), instantid_file=ADAPTER)
     cn = g.add("ControlNetLoader", "IdentityNet", (x, 740), control_net_name=IDENTITYNET)
     lat = g.add("EmptyLatentImage", pos=(x + 360, 420), width=1016, height=1016, batch_size=1)
     return ckpt, pos, neg, fa, iid, cn, lat
@@ -92,14 +92,14 @@ def base(g, x=0):
 
 def face(g, fa, title="Face photo", pos=(0, 0), selection="largest", image="face.png"):
     img = g.add("LoadImage", title, pos, image=image)
-    det = g.add("InstantIDFaceDetect", pos=(pos[0] + 340, pos[1]), selection=selection)
+    det = g.add("InstantIDPrecision_FaceDetect", pos=(pos[0] + 340, pos[1]), selection=selection)
     g.link(fa, 0, det, "face_analysis")
     g.link(img, 0, det, "image")
     return img, det
 
 
 def project(g, iid, det, pos, combine="average"):
-    proj = g.add("InstantIDImageProjection", pos=pos, combine=combine)
+    proj = g.add("InstantIDPrecision_ImageProjection", pos=pos, combine=combine)
     g.link(iid, 0, proj, "instantid")
     g.link(det, 0, proj, "faces")
     return proj
@@ -119,7 +119,7 @@ def finish(g, ckpt, model, positive, negative, lat, x=1900):
 
 
 def apply(g, ckpt_or_model, pos, neg, cn, proj, lat, at, model_slot=0, **kw):
-    node = g.add("InstantIDApply", pos=at, **kw)
+    node = g.add("InstantIDPrecision_Apply", pos=at, **kw)
     g.link(ckpt_or_model, model_slot, node, "model")
     g.link(pos[0], pos[1], node, "positive")
     g.link(neg[0], neg[1], node, "negative")
@@ -143,7 +143,7 @@ def pose_from_photo(g):
     _, det = face(g, fa, pos=(720, 420))
     proj = project(g, iid, det, (1100, 420))
     _, pose_det = face(g, fa, "Pose photo", (720, 700), image="pose.png")
-    kps = g.add("InstantIDFaceKeypoints", pos=(1100, 700), width=1016, height=1016)
+    kps = g.add("InstantIDPrecision_FaceKeypoints", pos=(1100, 700), width=1016, height=1016)
     g.link(pose_det, 0, kps, "faces")
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, (1500, 0))
     g.link(kps, 0, a, "image_kps")
@@ -158,7 +158,7 @@ def two_people(g):
     proj_a = project(g, iid, det_a, (1100, 420))
     proj_b = project(g, iid, det_b, (1100, 640))
     _, pose = face(g, fa, "Pose photo (two people)", (720, 880), selection="all", image="pose_two.png")
-    kps = g.add("InstantIDFaceKeypoints", pos=(1100, 880), width=1016, height=1016)
+    kps = g.add("InstantIDPrecision_FaceKeypoints", pos=(1100, 880), width=1016, height=1016)
     g.link(pose, 0, kps, "faces")
     empty = g.add("SolidMask", "Left half mask", (720, 1120), value=0.0, width=1016, height=1016)
     half = g.add("SolidMask", pos=(720, 1260), value=1.0, width=508, height=1016)
@@ -182,10 +182,10 @@ def split_with_second_controlnet(g):
     ckpt, pos, neg, fa, iid, cn, lat = base(g)
     _, det = face(g, fa, pos=(720, 420))
     proj = project(g, iid, det, (1100, 420))
-    attn = g.add("InstantIDApplyAttention", pos=(1500, 0))
+    attn = g.add("InstantIDPrecision_ApplyAttention", pos=(1500, 0))
     g.link(ckpt, 0, attn, "model")
     g.link(proj, 0, attn, "identity")
-    inet = g.add("InstantIDApplyIdentityNet", pos=(1500, 200))
+    inet = g.add("InstantIDPrecision_ApplyIdentityNet", pos=(1500, 200))
     for name, src in (("positive", pos), ("negative", neg)):
         g.link(src, 0, inet, name)
     g.link(cn, 0, inet, "control_net")
@@ -212,7 +212,7 @@ def multi_reference(g):
     batch = g.add("ImageBatch", pos=(1000, 420))
     g.link(one, 0, batch, "image1")
     g.link(two, 0, batch, "image2")
-    det = g.add("InstantIDFaceDetect", pos=(1200, 420))
+    det = g.add("InstantIDPrecision_FaceDetect", pos=(1200, 420))
     g.link(fa, 0, det, "face_analysis")
     g.link(batch, 0, det, "image")
     proj = project(g, iid, det, (1200, 640), combine="norm_average")
@@ -227,7 +227,7 @@ def cpu_low_vram(g):
     ckpt, pos, neg, fa, iid, cn, lat = base(g)
     fa["widgets_values"][0] = "CPU"
     _, det = face(g, fa, pos=(720, 420))
-    prec = g.add("InstantIDPrecisionManager", pos=(720, 640), mode="keep_on_cpu", half_type="fp16")
+    prec = g.add("InstantIDPrecision_PrecisionOffload", pos=(720, 640), mode="keep_on_cpu", half_type="fp16")
     g.link(iid, 0, prec, "instantid")
     proj = project(g, prec, det, (1100, 420))
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, (1500, 0))

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 
 def full_chain(ip_weight=0.8, cn_strength=0.8, seed=1, steps=2, size=64, image="face.png", adapter="ip-adapter.safetensors",
-               precision=None, apply="InstantIDApply", save=True):
+               precision=None, apply="InstantIDPrecision_Apply", save=True):
     p = {
         "ckpt": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny_sdxl.safetensors"}},
         "pos": {"class_type": "CLIPTextEncode", "inputs": {"text": "a photo of a person", "clip": ["ckpt", 1]}},
         "neg": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["ckpt", 1]}},
         "img": {"class_type": "LoadImage", "inputs": {"image": image}},
-        "fa": {"class_type": "InstantIDFaceAnalysisLoader", "inputs": {"provider": "CPU", "det_size": "640"}},
-        "det": {"class_type": "InstantIDFaceDetect", "inputs": {"face_analysis": ["fa", 0], "image": ["img", 0],
+        "fa": {"class_type": "InstantIDPrecision_FaceAnalysisLoader", "inputs": {"provider": "CPU", "det_size": "640"}},
+        "det": {"class_type": "InstantIDPrecision_FaceDetect", "inputs": {"face_analysis": ["fa", 0], "image": ["img", 0],
                 "selection": "largest", "face_index": 0, "on_no_face": "error"}},
-        "iid": {"class_type": "InstantIDModelLoader", "inputs": {"instantid_file": adapter}},
-        "proj": {"class_type": "InstantIDImageProjection", "inputs": {"instantid": ["iid", 0], "faces": ["det", 0],
+        "iid": {"class_type": "InstantIDPrecision_ModelLoader", "inputs": {"instantid_file": adapter}},
+        "proj": {"class_type": "InstantIDPrecision_ImageProjection", "inputs": {"instantid": ["iid", 0], "faces": ["det", 0],
                  "combine": "average", "negative_noise": 0.0, "seed": 0}},
         "cn": {"class_type": "ControlNetLoader", "inputs": {"control_net_name": "tiny_identitynet.safetensors"}},
         "lat": {"class_type": "EmptyLatentImage", "inputs": {"width": size, "height": size, "batch_size": 1}},
@@ -26,7 +26,7 @@ def full_chain(ip_weight=0.8, cn_strength=0.8, seed=1, steps=2, size=64, image="
         "dec": {"class_type": "VAEDecode", "inputs": {"samples": ["ks", 0], "vae": ["ckpt", 2]}},
     }
     if precision is not None:
-        p["prec"] = {"class_type": "InstantIDPrecisionManager", "inputs": {"instantid": ["iid", 0],
+        p["prec"] = {"class_type": "InstantIDPrecision_PrecisionOffload", "inputs": {"instantid": ["iid", 0],
                      "mode": precision[0], "half_type": precision[1]}}
         p["proj"]["inputs"]["instantid"] = ["prec", 0]
     if save:

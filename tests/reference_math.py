@@ -18,9 +18,10 @@ def _gelu(x):
 
 
 def resampler_f64(sd, embeds, heads=None):
-    """embeds [B, 512] -> tokens [B, T, C], every op in float64."""
+    """embeds [B, 512] or [B, N, 512] (a sequence of N per item) -> tokens [B, T, C], every op in float64."""
     s = {k: v.double() for k, v in sd.items()}
-    x = embeds.double().reshape(embeds.shape[0], 1, -1) @ s["proj_in.weight"].T + s["proj_in.bias"]
+    seq = embeds.double() if embeds.dim() == 3 else embeds.double().reshape(embeds.shape[0], 1, -1)
+    x = seq @ s["proj_in.weight"].T + s["proj_in.bias"]
     lat = s["latents"].repeat(x.shape[0], 1, 1)
     i = 0
     while f"layers.{i}.0.to_q.weight" in s:

@@ -99,6 +99,28 @@ def test_random_bytes(tmp_path):
     path = tmp_path / "a.safetensors"
     path.write_bytes(os.urandom(4096))
     _expect_error(path, "could not be read")
+    path = tmp_path / "a.bin"  # not a pickle at all: damaged, not "contains code"
+    path.write_bytes(b"\x80\x02" + os.urandom(4096))
+    with pytest.raises(AdapterFormatError) as exc:
+        load_adapter(path)
+    assert "not a readable torch file" in str(exc.value) and "contains code" not in str(exc.value)
+
+
+@pytest.mark.parametrize("fmt", ["bin", "safetensors"])
+@pytest.mark.parametrize("where", ["image_proj.proj_out.weight", "ip_adapter.3.to_k_ip.weight"])
+def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path, fmt, where):
+    state = adapter_state(HIDDEN)
+    half, key = where.split(".", 1)
+    state[half][key] = state[half][key].clone()
+    state[half][key].view(-1)[7] = float("inf") if "to_k" in key else float("nan")
+    save = save_bin if fmt == "bin" else save_safetensors
+    _expect_error(save(state, tmp_path / f"a.{fmt}"), where, "NaN or infinite")
+
+
+def test_integer_identity_weights_are_refused(tmp_path):
+    state = adapter_state(HIDDEN)
+    state["ip_adapter"]["1.to_v_ip.weight"] = state["ip_adapter"]["1.to_v_ip.weight"].to(torch.int8)
+    _expect_error(save_bin(state, tmp_path / "a.bin"), "ip_adapter.1.to_v_ip.weight is torch.int8", "floating point")
 
 
 def test_pickle_with_code_is_refused(tmp_path):

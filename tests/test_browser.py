@@ -35,17 +35,17 @@ pytestmark = pytest.mark.skipif(
            f"{'found' if CHROMIUM else 'not found'}.")
 
 OUR_NODES = {
-    "InstantIDFaceAnalysisLoader": "InstantID Face Analysis (insightface)",
-    "InstantIDFaceDetect": "InstantID Face Detect",
-    "InstantIDFaceKeypoints": "InstantID Face Keypoints",
-    "InstantIDModelLoader": "InstantID Model Loader",
-    "InstantIDPrecisionManager": "InstantID Precision / Offload",
-    "InstantIDImageProjection": "InstantID Image Projection",
-    "InstantIDApplyAttention": "Apply InstantID Attention",
-    "InstantIDApplyIdentityNet": "Apply IdentityNet",
-    "InstantIDApply": "Apply InstantID + IdentityNet",
-    "InstantIDApplySimple": "Apply InstantID (all-in-one)",
-    "InstantIDModelDoctor": "InstantID Model Doctor",
+    "InstantIDPrecision_FaceAnalysisLoader": "InstantID Face Analysis (insightface)",
+    "InstantIDPrecision_FaceDetect": "InstantID Face Detect",
+    "InstantIDPrecision_FaceKeypoints": "InstantID Face Keypoints",
+    "InstantIDPrecision_ModelLoader": "InstantID Model Loader",
+    "InstantIDPrecision_PrecisionOffload": "InstantID Precision / Offload",
+    "InstantIDPrecision_ImageProjection": "InstantID Image Projection",
+    "InstantIDPrecision_ApplyAttention": "Apply InstantID Attention",
+    "InstantIDPrecision_ApplyIdentityNet": "Apply IdentityNet",
+    "InstantIDPrecision_Apply": "Apply InstantID + IdentityNet",
+    "InstantIDPrecision_ApplyAllInOne": "Apply InstantID (all-in-one)",
+    "InstantIDPrecision_ModelDoctor": "InstantID Model Doctor",
 }
 EXTENSION_URL = "/extensions/comfyui-instantid/instantid.js"
 # the face photo of tests/comfy_env.py: (x, y, side) -> boxes by size: [96,160,224,288], [400,192,464,256]
@@ -53,22 +53,22 @@ EXPECTED_BOXES = [[96, 160, 224, 288], [400, 192, 464, 256]]
 # the full chain, laid out so that nothing overlaps once the reports have widened their nodes
 CHAIN = {
     "img": {"type": "LoadImage", "pos": [0, 0], "widgets": {"image": FACE_FILE}},
-    "fa": {"type": "InstantIDFaceAnalysisLoader", "pos": [0, 440], "widgets": {"provider": "CPU", "det_size": "640"}},
-    "iid": {"type": "InstantIDModelLoader", "pos": [0, 600], "widgets": {"instantid_file": ADAPTER}},
+    "fa": {"type": "InstantIDPrecision_FaceAnalysisLoader", "pos": [0, 440], "widgets": {"provider": "CPU", "det_size": "640"}},
+    "iid": {"type": "InstantIDPrecision_ModelLoader", "pos": [0, 600], "widgets": {"instantid_file": ADAPTER}},
     "ckpt": {"type": "CheckpointLoaderSimple", "pos": [0, 740], "widgets": {"ckpt_name": CHECKPOINT}},
     "cn": {"type": "ControlNetLoader", "pos": [0, 900], "widgets": {"control_net_name": CONTROLNET}},
     "lat": {"type": "EmptyLatentImage", "pos": [0, 1010], "widgets": {"width": 64, "height": 64, "batch_size": 1}},
-    "det": {"type": "InstantIDFaceDetect", "pos": [360, 0], "widgets": {"selection": "largest", "face_index": 0},
+    "det": {"type": "InstantIDPrecision_FaceDetect", "pos": [360, 0], "widgets": {"selection": "largest", "face_index": 0},
             "inputs": {"face_analysis": ["fa", 0], "image": ["img", 0]}},
-    "prec": {"type": "InstantIDPrecisionManager", "pos": [360, 520], "widgets": {"mode": "auto"},
+    "prec": {"type": "InstantIDPrecision_PrecisionOffload", "pos": [360, 520], "widgets": {"mode": "auto"},
              "inputs": {"instantid": ["iid", 0]}},
     "pos": {"type": "CLIPTextEncode", "pos": [360, 780], "widgets": {"text": "a photo of a person"},
             "inputs": {"clip": ["ckpt", 1]}},
     "neg": {"type": "CLIPTextEncode", "pos": [360, 1040], "widgets": {"text": "blurry"}, "inputs": {"clip": ["ckpt", 1]}},
-    "proj": {"type": "InstantIDImageProjection", "pos": [940, 0], "widgets": {"combine": "average", "seed": 0,
+    "proj": {"type": "InstantIDPrecision_ImageProjection", "pos": [940, 0], "widgets": {"combine": "average", "seed": 0,
                                                                                 "control_after_generate": "fixed"},
              "inputs": {"instantid": ["prec", 0], "faces": ["det", 0]}},
-    "apply": {"type": "InstantIDApply", "pos": [940, 380],
+    "apply": {"type": "InstantIDPrecision_Apply", "pos": [940, 380],
               "inputs": {"model": ["ckpt", 0], "positive": ["pos", 0], "negative": ["neg", 0],
                          "control_net": ["cn", 0], "identity": ["proj", 0], "latent": ["lat", 0]}},
     "ks": {"type": "KSampler", "pos": [1290, 380],
@@ -211,7 +211,7 @@ def test_nodes_registered_and_found_by_search(ui):
     ui.page.pump(0.8)
     ui.page.send("Input.dispatchKeyEvent", type="keyDown", key="Enter", code="Enter", windowsVirtualKeyCode=13)
     ui.page.send("Input.dispatchKeyEvent", type="keyUp", key="Enter", code="Enter", windowsVirtualKeyCode=13)
-    ui.page.wait_for("__iid.nodesOfType('InstantIDFaceDetect').length === 1", timeout=10,
+    ui.page.wait_for("__iid.nodesOfType('InstantIDPrecision_FaceDetect').length === 1", timeout=10,
                      what="the searched node to be added")
     assert not ui.problems(), ui.problems()
 

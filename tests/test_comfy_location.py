@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from instantid_core.comfy_location import find_comfyui
+from runner.comfy_location import find_comfyui
 
 
 def fake_comfy(root: Path) -> Path:

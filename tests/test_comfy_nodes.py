@@ -32,9 +32,9 @@ def spy(env, monkeypatch):
 
 def test_pack_loads_through_comfyui_loader_fast(env):
     import nodes
-    ours = {"InstantIDFaceAnalysisLoader", "InstantIDFaceDetect", "InstantIDFaceKeypoints", "InstantIDModelLoader",
-            "InstantIDPrecisionManager", "InstantIDImageProjection", "InstantIDApplyAttention",
-            "InstantIDApplyIdentityNet", "InstantIDApply", "InstantIDApplySimple", "InstantIDModelDoctor"}
+    ours = {"InstantIDPrecision_FaceAnalysisLoader", "InstantIDPrecision_FaceDetect", "InstantIDPrecision_FaceKeypoints", "InstantIDPrecision_ModelLoader",
+            "InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection", "InstantIDPrecision_ApplyAttention",
+            "InstantIDPrecision_ApplyIdentityNet", "InstantIDPrecision_Apply", "InstantIDPrecision_ApplyAllInOne", "InstantIDPrecision_ModelDoctor"}
     assert ours <= set(nodes.NODE_CLASS_MAPPINGS)
     print(f"pack import time {env.import_seconds:.3f} s")
     assert env.import_seconds < 0.5
@@ -42,9 +42,9 @@ def test_pack_loads_through_comfyui_loader_fast(env):
         spec = nodes.NODE_CLASS_MAPPINGS[name].INPUT_TYPES()
         for section in spec.values():
             for inp, (kind, *opts) in section.items():
-                assert opts and opts[0].get("tooltip") or kind in ("MODEL", "CONDITIONING", "VAE", "INSTANTID_IDENTITY",
-                                                                   "INSTANTID_FACES", "INSTANTID_FACE_ANALYSIS",
-                                                                   "INSTANTID"), (name, inp)
+                assert opts and opts[0].get("tooltip") or kind in ("MODEL", "CONDITIONING", "VAE", "INSTANTID_PRECISION_IDENTITY",
+                                                                   "INSTANTID_PRECISION_FACES", "INSTANTID_PRECISION_FACE_ANALYSIS",
+                                                                   "INSTANTID_PRECISION_MODEL"), (name, inp)
 
 
 def test_full_chain_patches_every_layer_and_feeds_identitynet(env, spy, monkeypatch):
@@ -98,7 +98,7 @@ def test_start_end_gate_the_identity_term(env):
     run = cs.run_prompt(full_chain(seed=14))
     base, identity = run.output("ckpt", 0), run.output("proj")
     sampling = base.get_model_object("model_sampling")
-    model = nodes.NODE_CLASS_MAPPINGS["InstantIDApplyAttention"]().apply(base, identity, 1.0, 0.2, 0.6)[0]
+    model = nodes.NODE_CLASS_MAPPINGS["InstantIDPrecision_ApplyAttention"]().apply(base, identity, 1.0, 0.2, 0.6)[0]
     patch = env.pack("nodes.attention_patch").installed_patches(model)[("input", 4, 0)]
     inside, early, late = (float(sampling.percent_to_sigma(p)) for p in (0.4, 0.1, 0.9))
     q, k, v = (torch.randn(2, 16, 64) for _ in range(3))
@@ -117,7 +117,7 @@ def test_start_end_gate_the_identity_term(env):
 
 def test_input_model_untouched_and_branches_independent(env):
     import nodes
-    apply = nodes.NODE_CLASS_MAPPINGS["InstantIDApplyAttention"]()
+    apply = nodes.NODE_CLASS_MAPPINGS["InstantIDPrecision_ApplyAttention"]()
     base_run = cs.run_prompt(full_chain(seed=4))
     base = base_run.output("ckpt", 0)
     identity = base_run.output("proj")
@@ -149,7 +149,7 @@ def test_chains_an_existing_attn2_patch_instead_of_overwriting(env):
     other = OtherPackPatch()
     with_other = base.clone()
     with_other.set_model_attn2_replace(other, "input", 4, 0)
-    patched = nodes.NODE_CLASS_MAPPINGS["InstantIDApplyAttention"]().apply(with_other, identity, 1.0, 0.0, 1.0)[0]
+    patched = nodes.NODE_CLASS_MAPPINGS["InstantIDPrecision_ApplyAttention"]().apply(with_other, identity, 1.0, 0.0, 1.0)[0]
     ours = env.pack("nodes.attention_patch").installed_patches(patched)[("input", 4, 0)]
     assert env.pack("nodes.attention_patch").installed_patches(with_other)[("input", 4, 0)] is other
     q, k, v = (torch.randn(2, 16, 64) for _ in range(3))
@@ -241,7 +241,7 @@ def test_progress_reported_and_interrupt_honoured(env, monkeypatch):
     assert proj and proj[-1][0] == proj[-1][1] == len(env.layers) + 1  # one step per layer + the projection
     assert any(n == "det" for n, _, _ in seen)
     handle, faces = result.output("iid"), result.output("det")
-    projection = nodes.NODE_CLASS_MAPPINGS["InstantIDImageProjection"]()
+    projection = nodes.NODE_CLASS_MAPPINGS["InstantIDPrecision_ImageProjection"]()
     mm.interrupt_current_processing(True)
     try:
         with pytest.raises(mm.InterruptProcessingException):
@@ -254,7 +254,7 @@ def test_precision_manager_report_and_all_in_one_node(env):
     result = cs.run_prompt(full_chain(seed=10, precision=("keep_on_cpu", "bf16")))
     report = result.output("prec", 1)
     assert "keep_on_cpu" in report and "projection      : cpu / float32" in report
-    simple = full_chain(seed=10, apply="InstantIDApplySimple")
+    simple = full_chain(seed=10, apply="InstantIDPrecision_ApplyAllInOne")
     simple["apply"]["inputs"].pop("identity")
     simple["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0]})
     out = cs.run_prompt(simple)
@@ -277,14 +277,15 @@ def test_all_in_one_node_does_not_redo_faces_or_projection_when_a_weight_changes
 
     monkeypatch.setattr(analyzer_cls, "analyze", counted_analyze)
     monkeypatch.setattr(env.pack("nodes.apply_nodes"), "build_identity", counted_build)
+    env.pack("nodes.apply_nodes")._MEMO.items.clear()  # earlier tests ran the same photo and adapter
     runner = cs.PromptRunner()
     outputs = []
     for weight in (0.8, 0.4):
-        p = full_chain(seed=12, ip_weight=weight, apply="InstantIDApplySimple")
+        p = full_chain(seed=12, ip_weight=weight, apply="InstantIDPrecision_ApplyAllInOne")
         p["apply"]["inputs"].pop("identity")
         p["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0],
                                      "image_kps": ["kps", 0]})
-        p["kps"] = {"class_type": "InstantIDFaceKeypoints", "inputs": {"faces": ["det", 0], "width": 64,
+        p["kps"] = {"class_type": "InstantIDPrecision_FaceKeypoints", "inputs": {"faces": ["det", 0], "width": 64,
                                                                        "height": 64, "image_index": 0}}
         result = runner.run(p)
         assert "apply" in result.executed
@@ -297,8 +298,8 @@ def test_missing_antelopev2_says_where_the_files_go(env, monkeypatch, tmp_path):
     import nodes
     face_nodes = env.pack("nodes.face_nodes")
     monkeypatch.setattr(face_nodes, "insightface_roots", lambda: [str(tmp_path)])
-    with pytest.raises(RuntimeError) as exc:
-        nodes.NODE_CLASS_MAPPINGS["InstantIDFaceAnalysisLoader"]().load("CPU", "640")
+    with pytest.raises(ValueError) as exc:
+        nodes.NODE_CLASS_MAPPINGS["InstantIDPrecision_FaceAnalysisLoader"]().load("CPU", "640")
     text = str(exc.value)
     assert f"put scrfd_10g_bnkps.onnx at {tmp_path}/models/antelopev2/scrfd_10g_bnkps.onnx" in text
     assert "'provider' input" not in text and "InstantID Model Doctor" in text

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from instantid_core.precision import IDENTITY_KV, PROJECTION, PrecisionMode, PrecisionPolicy, run_in_dtype
+from instantid_core.precision import (IDENTITY_KV, PROJECTION, PrecisionMode, PrecisionPolicy,
+                                      attention_compute_dtype, run_in_dtype)
 
 
 @pytest.mark.parametrize("mode", list(PrecisionMode))
@@ -28,11 +29,20 @@ def test_gpu_table(monkeypatch):
     assert auto.compute_dtype(PROJECTION, torch.device("xpu")) == torch.float32
 
 
-def test_keep_on_cpu_moves_the_work_to_the_cpu():
+def test_placement_follows_the_weights_unless_the_mode_says_otherwise():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
     keep = PrecisionPolicy.parse("keep_on_cpu")
-    assert keep.compute_device(PROJECTION, torch.device("cuda")) == torch.device("cpu")
-    assert keep.describe(PROJECTION, torch.device("cuda")) == "projection: cpu / float32"
-    assert PrecisionPolicy().compute_device(IDENTITY_KV, torch.device("cuda")).type == "cuda"
+    assert keep.compute_device(PROJECTION, cuda, cuda) == cpu
+    assert keep.describe(PROJECTION, cuda, cuda) == "projection      : cpu / float32"
+    assert PrecisionPolicy().compute_device(IDENTITY_KV, cuda, cuda).type == "cuda"
+    assert PrecisionPolicy().compute_device(PROJECTION, cpu, cuda) == cpu  # auto: where the weights are
+    assert PrecisionPolicy.parse("half_on_gpu").compute_device(PROJECTION, cpu, cuda) == cuda
+    assert PrecisionPolicy.parse("float32").placement(PROJECTION, cpu, cuda) == (cpu, torch.float32)
+
+
+def test_identity_attention_computes_in_float32_on_the_cpu_only():
+    assert attention_compute_dtype(torch.device("cpu"), torch.float16) == torch.float32
+    assert attention_compute_dtype(torch.device("cuda"), torch.bfloat16) == torch.bfloat16
 
 
 def test_bad_arguments():

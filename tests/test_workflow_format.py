@@ -1,6 +1,6 @@
 import pytest
 
-from instantid_core.workflow_format import WorkflowFormatError, ui_to_api, widget_value_map
+from runner.workflow_format import WorkflowFormatError, ui_to_api, widget_value_map
 
 DEFS = {
     "Loader": {"required": {"ckpt_name": (["a.safetensors", "b.safetensors"],)}},

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from comfy_env import ROOT, comfy_env, face_photo
-from instantid_core.workflow_format import is_widget, ui_to_api, widget_value_map
+from runner.workflow_format import is_widget, ui_to_api, widget_value_map
 
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
 TINY = {"checkpoint": "tiny_sdxl.safetensors", "controlnet": "tiny_identitynet.safetensors",
@@ -105,7 +105,7 @@ def _overrides(env, path):
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
 def test_workflow_executes_headless(env, path, tmp_path):
-    headless = env.pack("nodes.headless")
+    from runner import headless
     written = headless.run_workflow(path, out=tmp_path / "out.png", verbose=False, **_overrides(env, path))
     from PIL import Image
     img = np.asarray(Image.open(written[0]))
@@ -113,10 +113,10 @@ def test_workflow_executes_headless(env, path, tmp_path):
 
 
 def test_missing_model_stops_before_loading_with_doctor_report(env, tmp_path):
-    headless = env.pack("nodes.headless")
+    from runner import headless
     path = ROOT / "workflows" / "instantid_basic_portrait.json"
     api = ui_to_api(load(path), _definitions())
-    headless.apply_overrides(api, **{**_overrides(env, path), "adapter": "missing.bin"})
+    headless.apply_overrides(api, headless.Staging(), **{**_overrides(env, path), "adapter": "missing.bin"})
     with pytest.raises(headless.RunnerError) as exc:
         headless.preflight(api)
     text = str(exc.value)
@@ -150,7 +150,7 @@ def test_cli_runs_a_workflow_end_to_end(env, tmp_path):
 
 def test_doctor_node_and_cli_doctor_report_configured_folders(env):
     import nodes
-    out = nodes.NODE_CLASS_MAPPINGS["InstantIDModelDoctor"]().check(False)
+    out = nodes.NODE_CLASS_MAPPINGS["InstantIDPrecision_ModelDoctor"]().check(False)
     text = out["ui"]["text"][0]
     assert out["result"][0] == text and "InstantID model doctor" in text
     assert "[ ok ] InstantID adapter" in text and "ip-adapter.safetensors" in text

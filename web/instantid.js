@@ -18,8 +18,8 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
-const FACE_NODE = "InstantIDFaceDetect";
-const REPORT_NODES = new Set(["InstantIDPrecisionManager", "InstantIDImageProjection", "InstantIDModelDoctor"]);
+const FACE_NODE = "InstantIDPrecision_FaceDetect";
+const REPORT_NODES = new Set(["InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection", "InstantIDPrecision_ModelDoctor"]);
 const FACES_WIDGET = "instantid_faces";
 const REPORT_WIDGET = "instantid_report";
 const STATE_KEY = "instantid_ui";
@@ -31,14 +31,13 @@ const MARGIN = 10;
 
 // ---------------------------------------------------------------------------------------------- faces data
 
-function orderFaces(boxes, selection) {
-  // Same order as the node: face_index counts by size (largest first) or from left to right. The boxes arrive
-  // ordered for the selection of the run; re-sorting here keeps the numbers right after 'selection' changes.
-  const faces = boxes.map((b) => ({ box: b, area: Math.max(0, b[2] - b[0]) * Math.max(0, b[3] - b[1]) }));
-  const keyed = faces.map((f, i) => ({ f, i }));
-  if (selection === "index_left_to_right") keyed.sort((a, b) => a.f.box[0] - b.f.box[0] || a.i - b.i);
-  else keyed.sort((a, b) => b.f.area - a.f.area || a.i - b.i);
-  return keyed.map((k) => k.f);
+function orderFaces(image, selection) {
+  // The node sends its face order (by size, or left to right; the same order as its preview and face_index) as
+  // indices into the boxes, so the numbering stays right after 'selection' changes without sorting here.
+  const boxes = image.boxes || [];
+  const key = selection === "index_left_to_right" ? "index_left_to_right" : "index_by_size";
+  const order = image.orders?.[key] ?? boxes.map((_, i) => i);
+  return order.map((i) => ({ box: boxes[i] }));
 }
 
 function widgetValue(node, name) {
@@ -55,7 +54,7 @@ function isChosen(node, index) {
 function describe(images, selection) {
   const lines = [];
   images.forEach((img, n) => {
-    const faces = orderFaces(img.boxes || [], selection);
+    const faces = orderFaces(img, selection);
     const head = images.length > 1 ? `image ${n}: ` : "";
     lines.push({ text: `${head}${img.width}×${img.height}, ${faces.length} face${faces.length === 1 ? "" : "s"}` +
       (faces.length > 1 ? `, numbered ${selection === "index_left_to_right" ? "left to right" : "by size"}` : ""),
@@ -144,7 +143,7 @@ function makeFacesWidget(node) {
         ctx.strokeStyle = "#555";
         ctx.lineWidth = 1;
         ctx.strokeRect(p.x + 0.5, p.y + 0.5, p.w - 1, p.h - 1);
-        orderFaces(im.boxes || [], selection).forEach((f, i) => {
+        orderFaces(im, selection).forEach((f, i) => {
           const colour = BOX_COLOURS[i % BOX_COLOURS.length];
           const [x1, y1, x2, y2] = f.box;
           const r = { x: p.x + x1 * p.scale, y: p.y + y1 * p.scale, w: (x2 - x1) * p.scale, h: (y2 - y1) * p.scale };

@@ -1,0 +1,150 @@
+"""`python <pack folder> run|doctor|download|migrate …`: the command line. ComfyUI is found via --comfyui,
+$COMFYUI_PATH, or the ComfyUI whose custom_nodes folder holds this pack, and started in-process when needed."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from runner.comfy_location import find_comfyui
+
+PACK = Path(__file__).resolve().parents[1]
+GROUPS = ("adapter", "identitynet", "antelopev2")
+
+
+def default_comfy_args():
+    import torch
+    has_gpu = torch.cuda.is_available() or (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    return [] if has_gpu else ["--cpu"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    prog = f"python {PACK.name}"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("--comfyui", help="ComfyUI folder (default: $COMFYUI_PATH or the ComfyUI this pack is in)")
+    parser.add_argument("--comfy-args", default=None,
+                        help="ComfyUI command-line flags, quoted (default: '--cpu' when there is no GPU), "
+                             "e.g. \"--lowvram\" or \"--base-directory /data/comfy\"")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a workflow (UI-format JSON, this pack's or cubiq's) and save the image")
+    run.add_argument("workflow", help="workflow JSON, e.g. workflows/instantid_basic_portrait.json")
+    run.add_argument("--face", action="append", default=[], help="face photo (repeat for several face inputs)")
+    run.add_argument("--pose", help="photo whose face pose (keypoints) to copy")
+    run.add_argument("--prompt", help="positive prompt")
+    run.add_argument("--negative", help="negative prompt")
+    run.add_argument("--out", default="instantid.png", help="output image path (default: instantid.png)")
+    run.add_argument("--checkpoint", help="SDXL checkpoint file name in models/checkpoints (default: the one the "
+                                          "workflow names, else the only SDXL checkpoint installed)")
+    run.add_argument("--controlnet", help="IdentityNet file name in models/controlnet")
+    run.add_argument("--adapter", help="InstantID adapter file name in models/instantid")
+    run.add_argument("--width", type=int)
+    run.add_argument("--height", type=int)
+    run.add_argument("--steps", type=int)
+    run.add_argument("--seed", type=int)
+    run.add_argument("--set", action="append", default=[], metavar="'TITLE.input=value'",
+                     help="set any widget of a node by its title")
+    doc = sub.add_parser("doctor", help="check model files, onnxruntime and torch; every problem says the fix")
+    doc.add_argument("workflow", nargs="?", help="check exactly the files this workflow uses")
+    doc.add_argument("--sha256", action="store_true", help="also verify the antelopev2 checksums (reads ~430 MB)")
+    doc.add_argument("--models", help="a models folder to check instead of ComfyUI's configured folders")
+    down = sub.add_parser("download", help="download the InstantID models from Hugging Face into ComfyUI's folders")
+    down.add_argument("--only", action="append", choices=GROUPS, help="only this group (repeatable)")
+    down.add_argument("--to", help="a ComfyUI models folder (default: ComfyUI's configured folders, "
+                                   "extra_model_paths.yaml included)")
+    mig = sub.add_parser("migrate", help="convert a workflow made with cubiq's ComfyUI_InstantID to this pack")
+    mig.add_argument("source", help="workflow JSON using cubiq's nodes")
+    mig.add_argument("target", help="where to write the converted workflow")
+    return parser
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    opts = _parser().parse_args(argv)
+    comfy_root = find_comfyui(PACK, opts.comfyui)
+    if opts.command == "download" and opts.to:
+        from runner.download import download, folders_from_models_dir
+        return _download(download, opts, folders_from_models_dir(Path(opts.to)))
+    if opts.command == "doctor" and (opts.models or comfy_root is None) and not opts.workflow:
+        from instantid_core.doctor import run_doctor
+        models = Path(opts.models or PACK.parent.parent / "models")
+        report = run_doctor(*[[models / k] for k in ("instantid", "controlnet", "insightface", "checkpoints")],
+                            verify_sha256=opts.sha256)
+        print(report.text())
+        return 0 if report.ok else 1
+    if comfy_root is None:
+        print("ComfyUI not found: install this pack in ComfyUI/custom_nodes/, or pass --comfyui DIR "
+              "(or set COMFYUI_PATH)", file=sys.stderr)
+        return 2
+    from runner.boot import boot_comfy, loaded_pack
+    comfy_args = opts.comfy_args.split() if opts.comfy_args is not None else default_comfy_args()
+    boot_comfy(comfy_root, comfy_args, custom_nodes=True)
+    loaded_pack(PACK)  # our nodes (and folders) registered even when the pack is installed elsewhere
+    if opts.command == "run":
+        return _run(opts)
+    if opts.command == "download":
+        from runner.download import download, folders_from_folder_paths
+        return _download(download, opts, folders_from_folder_paths())
+    if opts.command == "migrate":
+        return _migrate(opts)
+    return _doctor(opts)
+
+
+def _run(opts) -> int:
+    from runner import headless
+    path = Path(opts.workflow) if Path(opts.workflow).exists() else PACK / opts.workflow
+    try:
+        written = headless.run_workflow(path, out=Path(opts.out), faces=opts.face, pose=opts.pose,
+                                        prompt=opts.prompt, negative=opts.negative, checkpoint=opts.checkpoint,
+                                        controlnet=opts.controlnet, adapter=opts.adapter, width=opts.width,
+                                        height=opts.height, steps=opts.steps, seed=opts.seed, sets=opts.set)
+    except headless.RunnerError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"saved {path.resolve()}")
+    return 0
+
+
+def _doctor(opts) -> int:
+    from runner import headless
+    from runner.model_choice import doctor_report
+    from runner.workflow_format import ui_to_api
+    api = None
+    if opts.workflow:
+        definitions = headless.node_definitions()
+        try:
+            workflow = headless.load_workflow(Path(opts.workflow), definitions)
+        except headless.RunnerError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        api = ui_to_api(workflow, {k: d["input"] for k, d in definitions.items()})
+    report = doctor_report(api, opts.sha256)
+    print(report.text())
+    return 0 if report.ok else 1
+
+
+def _download(download, opts, folders) -> int:
+    from runner.download import DownloadError
+    try:
+        download(opts.only or list(GROUPS), folders)
+    except DownloadError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return 0
+
+
+def _migrate(opts) -> int:
+    from instantid_core.cubiq_workflows import migrate_workflow, migration_report_text
+    from runner.headless import node_definitions
+    try:
+        source = json.loads(Path(opts.source).read_text())
+    except (OSError, ValueError) as exc:
+        print(f"cannot read {opts.source}: {exc}", file=sys.stderr)
+        return 2
+    result = migrate_workflow(source, node_definitions())
+    Path(opts.target).write_text(json.dumps(result.workflow, indent=2))
+    print(migration_report_text(result))
+    print(f"wrote {Path(opts.target).resolve()}")
+    return 0
