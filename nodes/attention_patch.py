@@ -1,7 +1,8 @@
 """Installing identity attention on every attn2 layer of a ComfyUI model, as chained replace patches."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+import copy
+from typing import Dict, List, Optional
 
 import torch
 
@@ -37,10 +38,12 @@ def _identity_attention(q, k, v, heads):
     return optimized_attention_for_device(q.device, small_input=True)(q, k, v, heads)
 
 
+NO_SIGMA = 999999999.9  # what those packs assume without sigmas; also ComfyUI's percent_to_sigma(0.0)
+
+
 class IdentityAttentionPatch:
     """An attn2 replace patch: the layer's own attention (or the patch that was there before, e.g. an
-    IPAdapter pack's) plus this identity's term. Immutable; ``__deepcopy__`` shares it, since
-    ModelPatcher.clone deep-copies model_options and the K/V cache must not be duplicated per clone."""
+    IPAdapter pack's) plus this identity's term, plus the terms packs wired after this one ``add`` to it."""
 
     def __init__(self, identity: Identity, weight_key: int, weight: float, sigma_range: Optional[tuple],
                  mask: Optional[torch.Tensor], previous=None):
@@ -50,13 +53,25 @@ class IdentityAttentionPatch:
         self.sigma_range = sigma_range  # (sigma_start, sigma_end): active while start >= sigma >= end
         self.mask = mask
         self.previous = previous
+        self.added = ()  # (callback, kwargs) from later packs, in wiring order; a tuple, so copies share none of it
 
     def __deepcopy__(self, memo):
-        return self
+        """ModelPatcher.clone deep-copies model_options. A shallow copy keeps one identity / K/V cache and one
+        previous patch for all clones, while ``add`` on a clone's patch never reaches the model it came from."""
+        return copy.copy(self)
+
+    def add(self, callback, **kwargs):
+        """The call IPAdapter_plus (and packs built like it) make on a layer's existing patch to put their term
+        after it: ``out + callback(out, q, k, v, extra_options, **kwargs)`` while ``sigma_end <= sigma <=
+        sigma_start``. They call it on their own clone of the model and keep no return value."""
+        self.added = self.added + ((callback, kwargs),)
 
     def to(self, device_or_dtype):
         """ComfyUI moves patches along with the UNet. When the UNet goes to the CPU (offload), drop the K/V
-        copies made for the GPU so they do not stay in VRAM; they are cast again, once, at the next use."""
+        copies made for the GPU so they do not stay in VRAM; they are cast again, once, at the next use.
+        ComfyUI only sees the outermost patch of a layer, so the wrapped one is moved from here."""
+        if hasattr(self.previous, "to"):
+            self.previous = self.previous.to(device_or_dtype)
         if isinstance(device_or_dtype, (torch.device, str)) and torch.device(device_or_dtype).type == "cpu":
             self.identity.kv.release()
         return self
@@ -76,6 +91,10 @@ class IdentityAttentionPatch:
     def __call__(self, q, k, v, extra_options):
         out = (self.previous(q, k, v, extra_options) if self.previous is not None
                else _base_attention(q, k, v, extra_options))
+        out = self.with_identity(out, q, extra_options)
+        return self.with_added(out, q, k, v, extra_options) if self.added else out
+
+    def with_identity(self, out, q, extra_options):
         gate = self.gate(extra_options)
         if self.weight == 0 or gate is False:
             return out
@@ -85,6 +104,16 @@ class IdentityAttentionPatch:
                                         extra_options["cond_or_uncond"], mask=self.mask,
                                         latent_hw=None if shape is None else shape[2:], attention=_identity_attention)
         return result if gate is True else torch.where(gate, result, out)
+
+    def with_added(self, out, q, k, v, extra_options):
+        """The added terms exactly as the adding pack's own patch would run them (its sigma window, its
+        cast back to q's dtype), so a pack behaves the same whichever of us was first on the layer."""
+        sigmas = extra_options.get("sigmas")
+        sigma = float(sigmas.detach().flatten()[0]) if sigmas is not None else NO_SIGMA
+        for callback, kwargs in self.added:
+            if kwargs.get("sigma_end", 0.0) <= sigma <= kwargs.get("sigma_start", NO_SIGMA):
+                out = out + callback(out, q, k, v, extra_options, **kwargs)
+        return out.to(dtype=q.dtype)
 
 
 def layer_mapping(model_patcher, identity: Identity) -> Dict[LayerKey, int]:
@@ -113,10 +142,3 @@ def patch_identity_attention(model_patcher, identity: Identity, weight: float, s
 def installed_patches(model_patcher) -> Dict[LayerKey, object]:
     opts = model_patcher.model_options.get("transformer_options", {})
     return dict(opts.get("patches_replace", {}).get("attn2", {}))
-
-
-def describe_layers(layers: Sequence[CrossAttentionLayer]) -> str:
-    counts = {}
-    for l in layers:
-        counts[l.block_name] = counts.get(l.block_name, 0) + 1
-    return ", ".join(f"{n} {b}" for b, n in counts.items())
