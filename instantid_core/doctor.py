@@ -13,6 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
+from .model_catalog import ADAPTER, ANTELOPEV2, IDENTITYNET, download_command, files_for
+
 OK, WARN, PROBLEM = "ok", "warning", "problem"
 SDXL_ATTN2_K = "input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight"   # [640, 2048] in SDXL
 CN_EMBED = "controlnet_cond_embedding.conv_in.weight"
@@ -63,10 +65,25 @@ def _files(folders: Iterable[Path], suffixes: Sequence[str]) -> List[Path]:
     return found
 
 
+def _is_named(path: Path, folders: Sequence[Path], name: Optional[str]) -> bool:
+    """True when ``name`` is None, the file's name, or its path inside one of ``folders`` as ComfyUI lists it
+    (``instantid/diffusion_pytorch_model.safetensors``; '\\' or '/')."""
+    if name is None or path.name == name:
+        return True
+    wanted = name.replace("\\", "/")
+    return any(path.is_relative_to(f) and path.relative_to(f).as_posix() == wanted for f in map(Path, folders))
+
+
+def _fetch_fix(group: str, where: str) -> str:
+    """The fix that fetches a missing file: the download command, or the URL and the folder."""
+    urls = " ; ".join(f.url for f in files_for([group]))
+    return f"run `{download_command([group])}`, or download {urls} into {where}"
+
+
 def _safetensors_headers(folders: Sequence[Path], name: Optional[str]):
     """(path, tensor shapes) of every readable .safetensors file (only ``name`` when given)."""
     for path in _files(folders, (".safetensors",)):
-        if name in (None, path.name):
+        if _is_named(path, folders, name):
             try:
                 yield path, safetensors_shapes(path)
             except Exception:  # not a safetensors file: other checks report what it is
@@ -78,10 +95,11 @@ def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
     from .errors import AdapterFormatError
 
     where = ", ".join(str(f) for f in folders) or "models/instantid"
-    candidates = [p for p in _files(folders, (".bin", ".safetensors")) if name in (None, p.name)]
+    candidates = [p for p in _files(folders, (".bin", ".safetensors")) if _is_named(p, folders, name)]
+    target = folders[0] if folders else "ComfyUI/models/instantid"
     if not candidates:
-        return Check("InstantID adapter", PROBLEM, f"no ip-adapter.bin found in {where}",
-                     f"download ip-adapter.bin (about 1.7 GB) from the InstantX/InstantID release into {folders[0] if folders else 'ComfyUI/models/instantid'}")
+        return Check("InstantID adapter", PROBLEM, f"no {name or 'ip-adapter.bin'} found in {where}",
+                     _fetch_fix(ADAPTER, f"{target} (ip-adapter.bin, about 1.7 GB)"))
     problems = []
     for path in candidates:
         try:
@@ -92,7 +110,7 @@ def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
         return Check("InstantID adapter", OK, f"{path} ({len(w.ip_layers)} identity layers, "
                      f"{path.stat().st_size / 2**30:.2f} GiB)")
     return Check("InstantID adapter", PROBLEM, "; ".join(problems[:3]),
-                 "replace the file with ip-adapter.bin from the InstantX/InstantID release")
+                 "use InstantX's ip-adapter.bin instead: " + _fetch_fix(ADAPTER, str(target)))
 
 
 def check_identitynet(folders: Sequence[Path], name: Optional[str] = None) -> Check:
@@ -105,16 +123,16 @@ def check_identitynet(folders: Sequence[Path], name: Optional[str] = None) -> Ch
             seen.append(f"{path.name} (a ControlNet, but not SDXL-shaped)")
         elif any(k.startswith("model.diffusion_model.") for k in shapes):
             seen.append(f"{path.name} (a full checkpoint: belongs in models/checkpoints)")
-    where = folders[0] if folders else "ComfyUI/models/controlnet"
+    (identitynet,) = files_for([IDENTITYNET])
+    where = Path(folders[0] if folders else "ComfyUI/models/controlnet", *identitynet.target.split("/"))
     detail = "no SDXL ControlNet in diffusers format found" + (f"; found {', '.join(seen)}" if seen else "")
     return Check("IdentityNet ControlNet", PROBLEM, detail,
-                 f"download InstantX/InstantID ControlNetModel/diffusion_pytorch_model.safetensors (about 2.5 GB) "
-                 f"into {where} (rename it, e.g. instantid_controlnet.safetensors) and load it with "
-                 f"'Load ControlNet Model'")
+                 _fetch_fix(IDENTITYNET, f"{where.parent} (keep its name, about 2.5 GB)") +
+                 f"; then pick {identitynet.target} in 'Load ControlNet Model'")
 
 
 def check_antelope(roots: Sequence[Path], verify_sha256: bool = False) -> Check:
-    from .antelope_files import check_antelopev2
+    from .antelope_files import FileStatus, check_antelopev2
 
     reports = [check_antelopev2(r, verify_sha256=verify_sha256) for r in roots] or []
     for r in reports:
@@ -122,10 +140,16 @@ def check_antelope(roots: Sequence[Path], verify_sha256: bool = False) -> Check:
             return Check("antelopev2 face models", OK, f"{r.folder}: 5 files" + (" (sha256 verified)" if verify_sha256 else ""))
     if not reports:
         return Check("antelopev2 face models", PROBLEM, "no insightface folder is configured",
-                     "create ComfyUI/models/insightface/models/antelopev2/ and put the 5 .onnx files there")
+                     _fetch_fix(ANTELOPEV2, "ComfyUI/models/insightface/models/antelopev2/"))
     best = max(reports, key=lambda r: sum(f.ok for f in r.files))
+    fix = best.message().splitlines()[1:]
+    # Missing or damaged files are fetched again; misplaced ones only need the moves listed.
+    absent = {f.name for f in best.problems if f.status is not FileStatus.MISPLACED}
+    if absent:
+        fix.append(f"or run `{download_command([ANTELOPEV2])}`, which fetches them from:")
+        fix += [f"  {f.url}" for f in files_for([ANTELOPEV2]) if f.name in absent]
     return Check("antelopev2 face models", PROBLEM, best.message().splitlines()[0],
-                 "\n       ".join(best.message().splitlines()[1:]) or "see the README's model table")
+                 "\n       ".join(fix) or "see the README's model table")
 
 
 def check_checkpoint(folders: Sequence[Path], name: Optional[str] = None) -> Check:

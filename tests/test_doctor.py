@@ -1,8 +1,11 @@
+import re
+
 import torch
 from safetensors.torch import save_file
 
 from adapter_fixtures import adapter_state, save_bin
 from instantid_core.doctor import OK, PROBLEM, WARN, run_doctor
+from instantid_core.model_catalog import files_for
 
 
 def _folders(tmp):
@@ -82,3 +85,46 @@ def test_onnxruntime_and_torch_lines_present(tmp_path):
     c = _by(r)
     assert "CPUExecutionProvider" in c["onnxruntime providers"].detail
     assert c["torch"].detail.startswith("torch ")
+
+
+# --- every missing file's fix names the download command and the exact URL ---------------------------------------
+
+def _cn_state():
+    return {"controlnet_cond_embedding.conv_in.weight": torch.zeros(16, 3, 3, 3),
+            "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight": torch.zeros(4, 2048),
+            "add_embedding.linear_1.weight": torch.zeros(4, 2816)}
+
+
+def test_missing_files_fix_with_the_download_command_and_urls(tmp_path):
+    d = _folders(tmp_path)
+    c = _by(_run(d))
+    (adapter,), (identitynet,) = files_for(["adapter"]), files_for(["identitynet"])
+    assert re.search(r"run `python \S+ download --only adapter`", c["InstantID adapter"].fix)
+    assert adapter.url in c["InstantID adapter"].fix
+    fix = c["IdentityNet ControlNet"].fix
+    assert re.search(r"run `python \S+ download --only identitynet`", fix) and identitynet.url in fix
+    assert str(d["controlnet"] / "instantid") in fix and "instantid/diffusion_pytorch_model.safetensors" in fix
+    fix = c["antelopev2 face models"].fix
+    assert re.search(r"run `python \S+ download --only antelopev2`", fix)
+    assert all(f.url in fix for f in files_for(["antelopev2"]))
+
+
+def test_misplaced_antelope_files_need_moves_not_a_download(tmp_path):
+    d = _folders(tmp_path)
+    nested = d["insightface"] / "models" / "antelopev2" / "antelopev2"
+    nested.mkdir(parents=True)
+    for f in files_for(["antelopev2"]):
+        (nested / f.name).write_bytes(b"x")
+    fix = _by(_run(d))["antelopev2 face models"].fix
+    assert "move" in fix and "download" not in fix
+
+
+def test_a_workflow_name_with_a_subfolder_is_the_file_checked(tmp_path):
+    """ComfyUI lists files in subfolders as 'instantid/diffusion_pytorch_model.safetensors' (Windows: '\\')."""
+    d = _folders(tmp_path)
+    (d["controlnet"] / "instantid").mkdir()
+    save_file(_cn_state(), str(d["controlnet"] / "instantid" / "diffusion_pytorch_model.safetensors"))
+    for name in ("instantid/diffusion_pytorch_model.safetensors", "instantid\\diffusion_pytorch_model.safetensors"):
+        assert _by(_run(d, names={"controlnet": name}))["IdentityNet ControlNet"].status == OK
+    other = _by(_run(d, names={"controlnet": "sdxl/diffusion_pytorch_model.safetensors"}))
+    assert other["IdentityNet ControlNet"].status == PROBLEM

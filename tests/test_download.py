@@ -1,0 +1,385 @@
+"""The `download` command's machinery against a local hub (tests/hub_server.py): layout, skip, resume, checksum,
+no network, tokens, the Hugging Face cache, folder_paths; and the real catalog's facts."""
+import hashlib
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hub_server import HubServer
+from instantid_core.model_catalog import (ADAPTER, ANTELOPEV2, CATALOG, FOLDER_KINDS, GROUPS, IDENTITYNET, ModelFile,
+                                          download_command, files_for, frontend_model_entries)
+from runner.download import DOWNLOADED, FROM_CACHE, SKIPPED, DownloadError, download, folders_from_models_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+REV_A, REV_B = "1" * 40, "2" * 40
+
+
+def chunk_size() -> int:
+    """huggingface_hub hands the body to the file in chunks of this size; a resume starts at a chunk boundary."""
+    from huggingface_hub import constants
+    return constants.DOWNLOAD_CHUNK_SIZE
+
+
+def blob(n: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+def record(group, repo, path, rev, kind, target, data) -> ModelFile:
+    return ModelFile(group, repo, path, rev, kind, target, len(data), hashlib.sha256(data).hexdigest(), "test")
+
+
+class Tiny:
+    """A catalog of small generated files in the real layout, and a hub serving them."""
+
+    def __init__(self, hub: HubServer, big: int = 0):
+        self.hub = hub
+        self.data = {
+            "adapter": blob(big or 3000, 1),
+            "identitynet": blob(2000, 2),
+            "scrfd": blob(1500, 3),
+            "glintr": blob(1700, 4),
+        }
+        d = self.data
+        self.catalog = (
+            record(ADAPTER, "test/instantid", "ip-adapter.bin", REV_A, "instantid", "ip-adapter.bin", d["adapter"]),
+            record(IDENTITYNET, "test/instantid", "ControlNetModel/diffusion_pytorch_model.safetensors", REV_A,
+                   "controlnet", "instantid/diffusion_pytorch_model.safetensors", d["identitynet"]),
+            record(ANTELOPEV2, "test/antelope", "scrfd_10g_bnkps.onnx", REV_B, "insightface",
+                   "models/antelopev2/scrfd_10g_bnkps.onnx", d["scrfd"]),
+            record(ANTELOPEV2, "test/antelope", "glintr100.onnx", REV_B, "insightface",
+                   "models/antelopev2/glintr100.onnx", d["glintr"]),
+        )
+        for f, key in zip(self.catalog, d):
+            hub.add(f.repo_id, f.path_in_repo, d[key], commit=f.revision)
+
+    def run(self, folders, tmp_path, groups=None, **kw):
+        lines = []
+        if "endpoint" not in kw:
+            kw["endpoint"] = self.hub.url
+        report = download(groups, folders, catalog=self.catalog, cache_dir=str(tmp_path / "hf-cache"),
+                          progress=False, log=lines.append, **kw)
+        return report, lines
+
+
+@pytest.fixture
+def hub():
+    with HubServer() as server:
+        yield server
+
+
+def incomplete_files(root: Path):
+    return sorted(p.name for p in root.rglob("*.incomplete"))
+
+
+def test_downloads_land_in_comfyui_layout_and_verify(tmp_path):
+    with HubServer(redirect=True) as hub:  # resolve -> 302 -> /cdn/<sha256>, as the hub does for LFS files
+        tiny = Tiny(hub)
+        folders = folders_from_models_dir(tmp_path / "models")
+        report, lines = tiny.run(folders, tmp_path)
+    models = tmp_path / "models"
+    assert (models / "instantid" / "ip-adapter.bin").read_bytes() == tiny.data["adapter"]
+    assert (models / "controlnet" / "instantid" / "diffusion_pytorch_model.safetensors").read_bytes() == \
+        tiny.data["identitynet"]
+    assert (models / "insightface" / "models" / "antelopev2" / "glintr100.onnx").read_bytes() == tiny.data["glintr"]
+    assert [r.status for r in report.results] == [DOWNLOADED] * 4 and report.ok
+    assert len(lines) == 4 and all("sha256 verified" in line for line in lines)
+    assert incomplete_files(models) == []
+    assert any(r.path.startswith("/cdn/") for r in hub.gets())
+
+
+def test_second_run_skips_without_any_request(hub, tmp_path):
+    tiny = Tiny(hub)
+    folders = folders_from_models_dir(tmp_path / "models")
+    tiny.run(folders, tmp_path)
+    hub.requests.clear()
+    report, lines = tiny.run(folders, tmp_path)
+    assert [r.status for r in report.results] == [SKIPPED] * 4
+    assert hub.requests == []  # not even a HEAD: the files were checked on disk (size + sha256)
+    assert all(line.startswith("skipped") for line in lines)
+
+
+def test_broken_connection_resumes_with_range_in_the_same_run(tmp_path):
+    chunk = chunk_size()
+    with HubServer() as hub:
+        tiny = Tiny(hub, big=2 * chunk + 777)
+        f = tiny.catalog[0]
+        cut = chunk + 500
+        hub.cut_next(f.repo_id, f.path_in_repo, after=cut)
+        report, _ = tiny.run(folders_from_models_dir(tmp_path / "m"), tmp_path, groups=[ADAPTER])
+        gets = hub.gets("ip-adapter.bin")
+    assert report.results[0].status == DOWNLOADED
+    assert (tmp_path / "m" / "instantid" / "ip-adapter.bin").read_bytes() == tiny.data["adapter"]
+    assert len(gets) == 2 and gets[0].header("Range") is None
+    start = int(re.fullmatch(r"bytes=(\d+)-", gets[1].header("Range")).group(1))
+    assert 0 < start <= cut  # only the missing tail was asked for
+
+
+def test_interrupted_run_leaves_a_partial_that_the_next_run_resumes(tmp_path):
+    chunk = chunk_size()
+    folders = folders_from_models_dir(tmp_path / "m")
+    target = tmp_path / "m" / "instantid" / "ip-adapter.bin"
+    with HubServer() as hub:
+        tiny = Tiny(hub, big=2 * chunk + 321)
+        f = tiny.catalog[0]
+        hub.cut_next(f.repo_id, f.path_in_repo, after=chunk + 100)
+        hub.fail_next(f.repo_id, f.path_in_repo, status=503, times=20)  # the hub then stays down
+        with pytest.raises(DownloadError) as err:
+            tiny.run(folders, tmp_path, groups=[ADAPTER])
+        assert not target.exists()
+        partials = list(target.parent.glob("ip-adapter.bin.*.incomplete"))
+        assert len(partials) == 1
+        kept = partials[0].stat().st_size
+        assert 0 < kept < f.size
+        assert "run the same download command again to resume" in str(err.value)
+        assert f.url in str(err.value)
+
+        hub.clear_faults()
+        hub.requests.clear()
+        report, _ = tiny.run(folders, tmp_path, groups=[ADAPTER])
+        gets = hub.gets("ip-adapter.bin")
+    assert report.results[0].status == DOWNLOADED
+    assert [g.header("Range") for g in gets] == [f"bytes={kept}-"]
+    assert target.read_bytes() == tiny.data["adapter"]
+    assert incomplete_files(tmp_path / "m") == []
+
+
+def test_wrong_bytes_fail_the_checksum_and_leave_nothing(hub, tmp_path):
+    tiny = Tiny(hub)
+    f = tiny.catalog[0]
+    good = tiny.data["adapter"]
+    hub.repos[f.repo_id].files[f.path_in_repo].served = bytes(b ^ 0xFF for b in good)  # same size, other bytes
+    folders = folders_from_models_dir(tmp_path / "m")
+    with pytest.raises(DownloadError) as err:
+        tiny.run(folders, tmp_path)
+    text = str(err.value)
+    assert "sha256 mismatch" in text and f.sha256 in text
+    assert f.url in text and str(tmp_path / "m" / "instantid") in text
+    assert not (tmp_path / "m" / "instantid" / "ip-adapter.bin").exists()
+    assert incomplete_files(tmp_path / "m") == []
+    # one bad file does not stop the others
+    assert (tmp_path / "m" / "insightface" / "models" / "antelopev2" / "glintr100.onnx").is_file()
+    assert [r.status for r in err.value.report.results] == ["failed", DOWNLOADED, DOWNLOADED, DOWNLOADED]
+
+
+def test_hub_describing_another_file_is_refused_before_downloading(hub, tmp_path):
+    tiny = Tiny(hub)
+    f = tiny.catalog[0]
+    hub.repos[f.repo_id].files[f.path_in_repo].content = blob(f.size, 99)  # the hub now reports another sha256
+    with pytest.raises(DownloadError) as err:
+        tiny.run(folders_from_models_dir(tmp_path / "m"), tmp_path, groups=[ADAPTER])
+    assert "is a different file" in str(err.value)
+    assert hub.gets() == []
+
+
+def test_no_network_lists_every_manual_url_and_folder(tmp_path):
+    hub = HubServer().start()
+    tiny = Tiny(hub)
+    url = hub.url
+    hub.stop()  # the port is closed now: connection refused
+    folders = folders_from_models_dir(tmp_path / "models")
+    with pytest.raises(DownloadError) as err:
+        tiny.run(folders, tmp_path, endpoint=url)
+    text = str(err.value)
+    assert "could not reach http://127.0.0.1" in text
+    for f in tiny.catalog:
+        assert f.url in text and f.url.startswith("https://huggingface.co/")
+    assert str(tmp_path / "models" / "controlnet" / "instantid" / "diffusion_pytorch_model.safetensors") in text
+    assert "HF_ENDPOINT" in text and " doctor --sha256" in text
+    assert not (tmp_path / "models" / "instantid" / "ip-adapter.bin").exists()
+
+
+def test_only_selects_groups(hub, tmp_path):
+    tiny = Tiny(hub)
+    report, _ = tiny.run(folders_from_models_dir(tmp_path / "m"), tmp_path, groups=[ANTELOPEV2])
+    assert [r.file.group for r in report.results] == [ANTELOPEV2, ANTELOPEV2]
+    assert not (tmp_path / "m" / "instantid").exists() and not (tmp_path / "m" / "controlnet").exists()
+    assert all("/test/antelope/" in r.path for r in hub.requests)
+    with pytest.raises(ValueError, match="choose from adapter, identitynet, antelopev2"):
+        tiny.run(folders_from_models_dir(tmp_path / "m"), tmp_path, groups=["controlnet"])
+
+
+def test_separate_folders_per_kind_are_respected(hub, tmp_path):
+    """What an extra_model_paths.yaml gives: each kind in its own place, not under one models folder."""
+    tiny = Tiny(hub)
+    folders = {"instantid": tmp_path / "a" / "ii", "controlnet": tmp_path / "b" / "cn",
+               "insightface": tmp_path / "c" / "face"}
+    tiny.run(folders, tmp_path)
+    assert (tmp_path / "a" / "ii" / "ip-adapter.bin").is_file()
+    assert (tmp_path / "b" / "cn" / "instantid" / "diffusion_pytorch_model.safetensors").is_file()
+    assert (tmp_path / "c" / "face" / "models" / "antelopev2" / "scrfd_10g_bnkps.onnx").is_file()
+    with pytest.raises(ValueError, match="no target folder given for insightface"):
+        download([ANTELOPEV2], {"instantid": tmp_path}, catalog=tiny.catalog)
+
+
+def test_a_different_file_at_the_target_is_kept_aside_not_overwritten(hub, tmp_path):
+    tiny = Tiny(hub)
+    target = tmp_path / "m" / "instantid" / "ip-adapter.bin"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"half a browser download")
+    report, lines = tiny.run(folders_from_models_dir(tmp_path / "m"), tmp_path, groups=[ADAPTER])
+    assert target.read_bytes() == tiny.data["adapter"]
+    assert (target.parent / "ip-adapter.bin.bad-1").read_bytes() == b"half a browser download"
+    assert "kept as ip-adapter.bin.bad-1" in lines[0]
+
+
+def test_token_from_hf_token_is_sent_and_a_refusal_names_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)  # (a login stored on this machine is refused here as well)
+    with HubServer(token="hf_secret") as hub:
+        tiny = Tiny(hub)
+        folders = folders_from_models_dir(tmp_path / "m")
+        with pytest.raises(DownloadError) as err:
+            tiny.run(folders, tmp_path, groups=[ADAPTER])
+        assert "HTTP 401" in str(err.value) and "HF_TOKEN" in str(err.value)
+        monkeypatch.setenv("HF_TOKEN", "hf_secret")
+        report, _ = tiny.run(folders, tmp_path, groups=[ADAPTER])
+        assert report.ok
+        assert {r.header("Authorization") for r in hub.requests[-2:]} == {"Bearer hf_secret"}
+
+
+def test_a_copy_in_the_huggingface_cache_is_used_without_network(tmp_path):
+    hub = HubServer().start()
+    tiny = Tiny(hub)
+    url = hub.url
+    hub.stop()  # any request would fail the download
+    f = tiny.catalog[0]
+    snapshot = tmp_path / "hf-cache" / "models--test--instantid" / "snapshots" / f.revision
+    snapshot.mkdir(parents=True)
+    (snapshot / f.path_in_repo).write_bytes(tiny.data["adapter"])
+    report, lines = tiny.run(folders_from_models_dir(tmp_path / "m"), tmp_path, groups=[ADAPTER], endpoint=url)
+    target = tmp_path / "m" / "instantid" / "ip-adapter.bin"
+    assert report.results[0].status == FROM_CACHE and target.read_bytes() == tiny.data["adapter"]
+    assert os.path.samefile(target, snapshot / f.path_in_repo)  # a hard link: no second copy on disk
+
+
+def _run_child(code: str, env: dict) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **env}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=full_env, cwd=str(ROOT), timeout=300)
+
+
+CHILD = """
+    import json, sys
+    sys.path[:0] = [{root!r}, {tests!r}]
+    from instantid_core.model_catalog import ModelFile
+    from runner.download import DownloadError, download, folders_from_models_dir
+    rec = ModelFile(**json.loads({rec!r}))
+    try:
+        report = download(None, folders_from_models_dir({models!r}), catalog=(rec,), progress=False,
+                          cache_dir={cache!r})
+        print("OK", report.results[0].status)
+    except DownloadError as exc:
+        print("ERROR", exc)
+"""
+
+
+def _child_code(f: ModelFile, tmp_path: Path) -> str:
+    rec = json.dumps({k: getattr(f, k) for k in ModelFile.__dataclass_fields__})
+    return CHILD.format(root=str(ROOT), tests=str(ROOT / "tests"), rec=rec, models=str(tmp_path / "m"),
+                        cache=str(tmp_path / "hf-cache"))
+
+
+def test_hf_endpoint_environment_variable_is_honoured(hub, tmp_path):
+    """HF_ENDPOINT is read when huggingface_hub is imported, so this runs in a fresh interpreter."""
+    tiny = Tiny(hub)
+    done = _run_child(_child_code(tiny.catalog[0], tmp_path), {"HF_ENDPOINT": hub.url})
+    assert "OK downloaded" in done.stdout, done.stdout + done.stderr
+    assert (tmp_path / "m" / "instantid" / "ip-adapter.bin").read_bytes() == tiny.data["adapter"]
+    assert hub.gets("ip-adapter.bin")
+
+
+def test_offline_mode_says_so(hub, tmp_path):
+    tiny = Tiny(hub)
+    done = _run_child(_child_code(tiny.catalog[0], tmp_path), {"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "1"})
+    assert "ERROR" in done.stdout and "HF_HUB_OFFLINE" in done.stdout, done.stdout + done.stderr
+    assert tiny.catalog[0].url in done.stdout
+    assert hub.requests == []
+
+
+def test_folders_from_folder_paths_follows_extra_model_paths(tmp_path):
+    from runner.comfy_location import find_comfyui
+
+    comfy = find_comfyui(ROOT)
+    if comfy is None:
+        pytest.skip("ComfyUI not found (set COMFYUI_PATH): folder_paths + extra_model_paths.yaml not checked")
+    yaml = tmp_path / "extra_model_paths.yaml"
+    yaml.write_text(textwrap.dedent(f"""
+        mine:
+            base_path: {tmp_path / 'shared'}
+            is_default: true
+            controlnet: cn
+            instantid: ii
+            insightface: face
+    """))
+    code = f"""
+        import json, sys
+        sys.path[:0] = [{str(comfy)!r}, {str(ROOT)!r}]
+        import folder_paths, utils.extra_config
+        from runner.download import folders_from_folder_paths
+        as_text = lambda folders: {{k: str(v) for k, v in folders.items()}}
+        before = as_text(folders_from_folder_paths())
+        utils.extra_config.load_extra_path_config({str(yaml)!r})
+        print(json.dumps([before, as_text(folders_from_folder_paths()), folder_paths.models_dir]))
+    """
+    done = _run_child(code, {})
+    assert done.returncode == 0, done.stderr[-3000:]
+    before, after, models_dir = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == {k: os.path.join(models_dir, k) for k in FOLDER_KINDS}
+    assert after == {"controlnet": str(tmp_path / "shared" / "cn"), "instantid": str(tmp_path / "shared" / "ii"),
+                     "insightface": str(tmp_path / "shared" / "face")}
+
+
+# --- the real catalog ---------------------------------------------------------------------------------------------
+
+# Published antelopev2 files (DESIGN.md section 2), written out here so a slip in the catalog shows.
+DESIGN_ANTELOPE = {
+    "1k3d68.onnx": (143607619, "df5c06b8a0c12e422b2ed8947b8869faa4105387f199c477af038aa01f9a45cc"),
+    "2d106det.onnx": (5030888, "f001b856447c413801ef5c42091ed0cd516fcd21f2d6b79635b1e733a7109dbf"),
+    "genderage.onnx": (1322532, "4fde69b1c810857b88c64a335084f1c3fe8f01246c9a191b48c7bb756d6652fb"),
+    "glintr100.onnx": (260665334, "4ab1d6435d639628a6f3e5008dd4f929edf4c4124b1a7169e1048f9fef534cdf"),
+    "scrfd_10g_bnkps.onnx": (16923827, "5838f7fe053675b1c7a08b633df49e7af5495cee0493c7dcf6697200b85b5b91"),
+}
+
+
+def test_real_catalog_records_are_complete_and_pinned():
+    assert {f.group for f in CATALOG} == set(GROUPS)
+    for f in CATALOG:
+        assert f.url.startswith(f"https://huggingface.co/{f.repo_id}/resolve/{f.revision}/"), f.url
+        assert re.fullmatch(r"[0-9a-f]{40}", f.revision), "pin a commit: a moved branch must not change the file"
+        assert f.folder_kind in FOLDER_KINDS and f.licence
+        assert f.sha256 is not None and re.fullmatch(r"[0-9a-f]{64}", f.sha256)
+        assert f.size > 1_000_000
+    by_group = {g: files_for([g]) for g in GROUPS}
+    (adapter,), (identitynet,) = by_group[ADAPTER], by_group[IDENTITYNET]
+    assert (adapter.folder_kind, adapter.target) == ("instantid", "ip-adapter.bin")
+    assert (identitynet.folder_kind, identitynet.target) == ("controlnet",
+                                                             "instantid/diffusion_pytorch_model.safetensors")
+    antelope = {f.name: (f.size, f.sha256) for f in by_group[ANTELOPEV2]}
+    assert antelope == DESIGN_ANTELOPE
+    assert all(f.target == f"models/antelopev2/{f.name}" and f.folder_kind == "insightface"
+               for f in by_group[ANTELOPEV2])
+
+
+def test_folder_kinds_are_known_to_comfyui_or_registered_by_the_pack():
+    registered = (ROOT / "nodes" / "folders.py").read_text()
+    assert 'INSTANTID = "instantid"' in registered and 'INSIGHTFACE = "insightface"' in registered
+    from runner.comfy_location import find_comfyui
+    comfy = find_comfyui(ROOT)
+    if comfy is None:
+        pytest.skip("ComfyUI not found (set COMFYUI_PATH): its own folder names not checked")
+    assert 'folder_names_and_paths["controlnet"]' in (Path(comfy) / "folder_paths.py").read_text()
+
+
+def test_frontend_entries_and_download_command():
+    entries = frontend_model_entries()
+    assert [e["directory"] for e in entries] == ["instantid", "controlnet"]
+    assert entries[1]["name"] == "instantid/diffusion_pytorch_model.safetensors"
+    assert all(e["url"].startswith("https://huggingface.co/") for e in entries)
+    assert download_command([ADAPTER], pack_folder="custom_nodes/x") == "python custom_nodes/x download --only adapter"
+    assert re.fullmatch(r"python \S+ download", download_command())
