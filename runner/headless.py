@@ -174,21 +174,26 @@ def preflight(api: dict, say: Callable[[str], None] = print) -> None:
         raise RunnerError("\n".join(lines) + "\n\n" + doctor_report(api).text())
 
 
-def console_listener(api: dict, stream=sys.stdout):
-    """Prints a line per node as it starts (with its title), its progress, and what came from the cache."""
+def console_listener(api: dict, stream=None):
+    """Prints a line per node as it starts (its title, else its display name), its progress, and what came
+    from the cache."""
+    import nodes as comfy_nodes
+
     def title(node_id) -> str:
         node = api.get(str(node_id), {})
-        return node.get("_meta", {}).get("title") or node.get("class_type", "?")
+        kind = node.get("class_type", "?")
+        given = node.get("_meta", {}).get("title")
+        return given if given and given != kind else comfy_nodes.NODE_DISPLAY_NAME_MAPPINGS.get(kind, kind)
 
     def listen(event: str, data: dict) -> None:
+        out = stream or sys.stdout
         if event == "execution_cached" and data.get("nodes"):
-            print(f"  cached: {', '.join(title(n) for n in data['nodes'])}", file=stream, flush=True)
+            print(f"  cached: {', '.join(title(n) for n in data['nodes'])}", file=out, flush=True)
         elif event == "executing" and data.get("node") is not None:
-            print(f"  running node {data['node']}: {title(data['node'])}", file=stream, flush=True)
+            print(f"  running node {data['node']}: {title(data['node'])}", file=out, flush=True)
         elif event == "progress" and data.get("max"):
             end = "\n" if data["value"] >= data["max"] else ""
-            print(f"\r    {title(data.get('node'))}: {data['value']}/{data['max']}", end=end, file=stream,
-                  flush=True)
+            print(f"\r    {title(data.get('node'))}: {data['value']}/{data['max']}", end=end, file=out, flush=True)
 
     return listen
 

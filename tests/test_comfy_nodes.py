@@ -1,5 +1,6 @@
 """The pack inside a real ComfyUI (in-process executor, tiny SDXL-architecture models, tiny ONNX faces)."""
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -303,3 +304,23 @@ def test_missing_antelopev2_says_where_the_files_go(env, monkeypatch, tmp_path):
     text = str(exc.value)
     assert f"put scrfd_10g_bnkps.onnx at {tmp_path}/models/antelopev2/scrfd_10g_bnkps.onnx" in text
     assert "'provider' input" not in text and "InstantID Model Doctor" in text
+
+
+def test_all_in_one_memo_keeps_no_adapter_alive(env, tmp_path):
+    """ComfyUI re-runs the loader when its file changes and drops the old output; the all-in-one node's memo
+    must not keep that old adapter in memory (it keys on the file's content and holds only the identity)."""
+    import gc
+    import shutil
+    import folder_paths
+    folder = Path(folder_paths.get_folder_paths("instantid")[0])
+    shutil.copyfile(folder / "ip-adapter.safetensors", folder / "copy-b.safetensors")
+    folder_paths.filename_list_cache.clear()
+    model_class = env.pack("instantid_core.instantid_model").InstantIDModel
+    runner = cs.PromptRunner()
+    for adapter in ("ip-adapter.safetensors", "copy-b.safetensors", "ip-adapter.safetensors", "copy-b.safetensors"):
+        p = full_chain(seed=15, steps=1, adapter=adapter, apply="InstantIDPrecision_ApplyAllInOne")
+        p["apply"]["inputs"].pop("identity")
+        p["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0]})
+        runner.run(p)
+    gc.collect()
+    assert sum(isinstance(o, model_class) for o in gc.get_objects()) == 1  # the loader's current output only
