@@ -37,7 +37,30 @@ def test_pyproject_follows_registry_rules():
     assert w <= 800 and h <= 400
     for folder in comfy.get("includes", []):
         assert (ROOT / folder).is_dir()
-    assert data["tool"]["setuptools"]["dynamic"]["dependencies"]["file"] == ["requirements.txt"]
+    assert "dynamic" not in project  # the registry records no dependencies from a dynamic list
+    assert sorted(d.lower() for d in project["dependencies"]) == sorted(requirement_lines())
+
+
+def requirement_lines(path=ROOT / "requirements.txt"):
+    return [line.split("#")[0].strip().lower() for line in path.read_text().splitlines()
+            if line.split("#")[0].strip() and not line.startswith("-")]
+
+
+def test_registry_models_match_the_catalog():
+    import sys
+    sys.path.insert(0, str(ROOT))
+    from instantid_core.model_catalog import files_for
+    models = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["comfy"]["Models"]
+    assert models == [{"location": f"/{f.folder_kind}/{f.target}", "model_url": f.url} for f in files_for()]
+    assert all(m["model_url"].startswith("https://huggingface.co/") for m in models)
+
+
+def test_comfyignore_leaves_out_development_folders():
+    ignored = (ROOT / ".comfyignore").read_text().split()
+    for folder in ("tests/", "benchmarks/", "scripts/", ".ci/"):
+        assert folder in ignored
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert not set(data["tool"]["comfy"]["includes"]) & {f.rstrip("/") for f in ignored}
 
 
 def test_requirements_hygiene():
