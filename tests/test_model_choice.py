@@ -1,0 +1,105 @@
+"""Models chosen from what is installed: a workflow naming the author's files (sd_xl_base_1.0, IdentityNet under
+another name) runs with the user's own SDXL checkpoint and IdentityNet, and says which it used."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from comfy_env import ROOT, comfy_env
+from runner.workflow_format import ui_to_api
+
+WORKFLOW = ROOT / "workflows" / "instantid_basic_portrait.json"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    env = comfy_env(tmp_path_factory.mktemp("comfy_choice"))
+    from PIL import Image
+    from comfy_env import face_photo
+    env.face = env.tmp / "me.png"
+    Image.fromarray(face_photo()).save(env.face)
+    return env
+
+
+def _folder(kind):
+    import folder_paths
+    return Path(folder_paths.get_folder_paths(kind)[0])
+
+
+def _refresh():
+    import folder_paths
+    folder_paths.filename_list_cache.clear()
+
+
+def _api():
+    import json
+    from runner import headless
+    definitions = headless.node_definitions()
+    return ui_to_api(json.loads(WORKFLOW.read_text()), {k: d["input"] for k, d in definitions.items()})
+
+
+def test_the_installed_checkpoint_and_identitynet_replace_absent_names(env, tmp_path, capsys):
+    from runner import headless
+    api = _api()
+    named = {n["class_type"]: n["inputs"] for n in api.values()}
+    assert named["CheckpointLoaderSimple"]["ckpt_name"] == "sd_xl_base_1.0.safetensors"  # not installed here
+    written = headless.run_workflow(WORKFLOW, out=tmp_path / "out.png", verbose=True, faces=[str(env.face)],
+                                    adapter="ip-adapter.safetensors", width=64, height=64, steps=1, seed=2)
+    out = capsys.readouterr().out
+    assert written[0].is_file()
+    assert ("using SDXL checkpoint 'tiny_sdxl.safetensors' (the workflow names 'sd_xl_base_1.0.safetensors', "
+            "which is not installed)") in out
+    assert "using IdentityNet 'tiny_identitynet.safetensors'" in out
+
+
+def test_identitynet_in_managers_folder_is_used_as_named(env, tmp_path):
+    from runner import headless
+    from runner.model_choice import choose_models
+    target = _folder("controlnet") / "instantid" / "diffusion_pytorch_model.safetensors"
+    target.parent.mkdir(exist_ok=True)
+    shutil.copyfile(_folder("controlnet") / "tiny_identitynet.safetensors", target)
+    _refresh()
+    try:
+        api = _api()
+        loader = next(n for n in api.values() if n["class_type"] == "ControlNetLoader")
+        loader["inputs"]["control_net_name"] = "instantid/diffusion_pytorch_model.safetensors"
+        lines = choose_models(api)
+        assert not [line for line in lines if "IdentityNet" in line]  # found where ComfyUI-Manager puts it
+        written = headless.run_workflow(WORKFLOW, out=tmp_path / "out.png", verbose=False, faces=[str(env.face)],
+                                        adapter="ip-adapter.safetensors",
+                                        controlnet="instantid/diffusion_pytorch_model.safetensors",
+                                        width=64, height=64, steps=1)
+        assert written[0].is_file()
+    finally:
+        shutil.rmtree(target.parent)
+        _refresh()
+
+
+def test_several_checkpoints_make_the_runner_ask_with_a_list(env):
+    from runner import headless
+    second = _folder("checkpoints") / "juggernaut_xl_tiny.safetensors"
+    shutil.copyfile(_folder("checkpoints") / "tiny_sdxl.safetensors", second)
+    _refresh()
+    try:
+        with pytest.raises(headless.RunnerError) as exc:
+            headless.run_workflow(WORKFLOW, verbose=False, faces=[str(env.face)], adapter="ip-adapter.safetensors")
+        text = str(exc.value)
+        assert "'sd_xl_base_1.0.safetensors' is not in" in text
+        assert "juggernaut_xl_tiny.safetensors" in text and "tiny_sdxl.safetensors" in text and "--checkpoint" in text
+        assert "InstantID model doctor" in text
+    finally:
+        second.unlink()
+        _refresh()
+
+
+def test_doctor_checks_the_files_a_workflow_uses(env):
+    from runner.model_choice import doctor_report
+    api = _api()
+    next(n for n in api.values() if n["class_type"] == "InstantIDPrecision_ModelLoader")["inputs"][
+        "instantid_file"] = "short.safetensors"
+    adapter_line = next(line for line in doctor_report(api).text().splitlines() if "InstantID adapter" in line)
+    assert adapter_line.startswith("[ ok ]") and "short.safetensors" in adapter_line  # that file, not another
+    next(n for n in api.values() if n["class_type"] == "InstantIDPrecision_ModelLoader")["inputs"][
+        "instantid_file"] = "absent.bin"
+    text = doctor_report(api).text()
+    assert "[FAIL] InstantID adapter" in text and "download" in text
