@@ -383,3 +383,19 @@ def test_frontend_entries_and_download_command():
     assert all(e["url"].startswith("https://huggingface.co/") for e in entries)
     assert download_command([ADAPTER], pack_folder="custom_nodes/x") == "python custom_nodes/x download --only adapter"
     assert re.fullmatch(r"python \S+ download", download_command())
+
+
+def test_cli_download_offline_exits_2_and_prints_the_manual_urls(tmp_path):
+    """`python <pack> download --only adapter --to <models>` with the hub unreachable: the real catalog's URL and
+    the target folder are printed, nothing is left at the target."""
+    import socket
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "COMFYUI_PATH": ""}
+    done = subprocess.run([sys.executable, str(ROOT), "download", "--only", "adapter", "--to", str(tmp_path / "m")],
+                          capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    adapter = files_for([ADAPTER])[0]
+    assert adapter.url in done.stderr and str(tmp_path / "m" / "instantid") in done.stderr
+    assert not (tmp_path / "m" / "instantid" / "ip-adapter.bin").exists()
