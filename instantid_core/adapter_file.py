@@ -220,7 +220,7 @@ def _check_finite(tensors: Mapping[str, torch.Tensor], path: Path) -> None:
     """NaN or Inf in any weight would turn every generated image into NaN without an error: refuse the file,
     naming the tensor. Reads each tensor once, in chunks (the file is memory-mapped)."""
     for key, t in tensors.items():
-        flat = t.reshape(-1)
+        flat = t.reshape(-1)  # any shape -> 1-D view (no copy for contiguous tensors)
         for start in range(0, flat.numel(), FINITE_CHUNK):
             if not torch.isfinite(flat[start:start + FINITE_CHUNK]).all():
                 raise AdapterFormatError(f"{path.name}: {key} contains NaN or infinite values, so every image "

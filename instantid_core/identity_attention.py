@@ -26,9 +26,9 @@ def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int
     """[B, N, H·d] inputs -> [B, N, H·d]; the host may pass its own optimised function of this signature."""
     b, n, inner = q.shape
     d = inner // heads
-    q, k, v = (t.reshape(t.shape[0], t.shape[1], heads, d).transpose(1, 2) for t in (q, k, v))
+    q, k, v = (t.reshape(t.shape[0], t.shape[1], heads, d).transpose(1, 2) for t in (q, k, v))  # [B, H, N, d]
     out = F.scaled_dot_product_attention(q, k, v)
-    return out.transpose(1, 2).reshape(b, n, inner)
+    return out.transpose(1, 2).reshape(b, n, inner)  # [B, H, N, d] -> [B, N, H·d]
 
 
 def attention_dtype(q: torch.Tensor) -> torch.dtype:
@@ -71,8 +71,8 @@ def resize_mask(mask: torch.Tensor, grid: tuple, batch: int) -> torch.Tensor:
         mask = mask.unsqueeze(0)
     if mask.dim() != 3:
         raise InputValueError(f"a mask must be [H, W] or [B, H, W], got shape {tuple(mask.shape)}", "mask")
-    small = F.interpolate(mask.unsqueeze(1).float(), size=grid, mode="bilinear", align_corners=False)
-    small = small.reshape(small.shape[0], -1, 1)
+    small = F.interpolate(mask.unsqueeze(1).float(), size=grid, mode="bilinear", align_corners=False)  # [M, 1, h, w]
+    small = small.reshape(small.shape[0], -1, 1)  # [M, h·w, 1]: one weight per query token
     if small.shape[0] == batch:
         return small
     if batch % small.shape[0]:

@@ -59,7 +59,7 @@ class PerceiverAttention(nn.Module):
 
     def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
         b, n, _ = t.shape
-        return t.view(b, n, self.heads, self.dim_head).transpose(1, 2)
+        return t.view(b, n, self.heads, self.dim_head).transpose(1, 2)  # [B, N, H·d] -> [B, H, N, d]
 
     def forward(self, x: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
         x = self.norm1(x)
@@ -71,7 +71,7 @@ class PerceiverAttention(nn.Module):
         scores = (q * scale) @ (k * scale).transpose(-2, -1)
         # softmax in float32 even for half inputs: the published code does the same for stability
         probs = torch.softmax(scores.float(), dim=-1).to(scores.dtype)
-        out = (probs @ v).transpose(1, 2).reshape(latents.shape[0], latents.shape[1], -1)
+        out = (probs @ v).transpose(1, 2).reshape(latents.shape[0], latents.shape[1], -1)  # [B, Q, H·d]
         return self.to_out(out)
 
 
@@ -99,7 +99,7 @@ class Resampler(nn.Module):
 
     def forward(self, embeds: torch.Tensor) -> torch.Tensor:
         if embeds.dim() == 2:
-            embeds = embeds.unsqueeze(1)
+            embeds = embeds.unsqueeze(1)  # [B, 512] -> [B, 1, 512]: a sequence of one
         latents = self.latents.expand(embeds.shape[0], -1, -1)
         x = self.proj_in(embeds)
         for attn, ff in self.layers:

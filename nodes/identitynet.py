@@ -15,7 +15,8 @@ def masked_hint(image: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tens
     hint = image.movedim(-1, 1)
     if mask is None:
         return hint
-    m = mask if mask.dim() == 3 else mask.unsqueeze(0)
+    m = mask if mask.dim() == 3 else mask.unsqueeze(0)  # [M, H, W]
+    # [M, 1, H', W']: the mask resized to the hint
     m = F.interpolate(m.unsqueeze(1).float(), size=hint.shape[-2:], mode="bilinear", align_corners=False)
     return hint * m.to(hint.dtype)
 

@@ -1,4 +1,4 @@
-"""Issue 4: no dtype/device error, and float32 embedding math on the CPU, in every combination of
+"""No dtype/device error, and float32 embedding math on the CPU, in every combination of
 ComfyUI command line × adapter weights stored fp32/fp16/bf16 × Precision/Offload mode (and no manager node).
 
 ComfyUI parses its command line once per process (module globals), so each flag set runs in ONE child process
