@@ -51,7 +51,7 @@ def main():
     cs.bootstrap_comfy(argv=("--cpu",))
     import comfy_env
     from adapter_fixtures import adapter_state, save_safetensors
-    from prompts import full_chain
+    from prompts import all_in_one_chain, full_chain
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         env = comfy_env.comfy_env(Path(tmp))
         import folder_paths
@@ -62,19 +62,11 @@ def main():
         adapter_mb = (folder / "big_a.safetensors").stat().st_size / 2**20
         model_class = env.pack("instantid_core.instantid_model").InstantIDModel
 
-        def all_in_one(adapter):
-            p = full_chain(seed=3, steps=1, adapter=adapter, apply="InstantIDPrecision_ApplyAllInOne")
-            p["apply"]["inputs"].pop("identity")
-            p["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0]})
-            for unused in ("det", "proj"):
-                p.pop(unused)
-            return p
-
         runner = cs.PromptRunner()
         copies, rss = [], []
         for i in range(opts.runs):
-            prompt = all_in_one("big_a.safetensors") if i % 2 == 0 else full_chain(seed=3, steps=1,
-                                                                                    adapter="big_b.safetensors")
+            prompt = (all_in_one_chain(seed=3, steps=1, adapter="big_a.safetensors") if i % 2 == 0
+                      else full_chain(seed=3, steps=1, adapter="big_b.safetensors"))
             runner.run(prompt)
             copies.append(live_adapters(model_class))
             rss.append(rss_mb())

@@ -38,16 +38,6 @@ class Counter:
         return out
 
 
-def simple_chain(full_chain, **kw):
-    """The all-in-one node (face analysis + projection inside the apply node, memoised)."""
-    p = full_chain(apply="InstantIDPrecision_ApplyAllInOne", **kw)
-    p["apply"]["inputs"].pop("identity")
-    p["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0]})
-    for unused in ("det", "proj"):
-        p.pop(unused)
-    return p
-
-
 def run_case(cs, counter, make_prompt, label):
     runner = cs.PromptRunner()
     rows = []
@@ -72,7 +62,7 @@ def main():
         return
     cs.bootstrap_comfy(argv=("--cpu",))
     import comfy_env
-    from prompts import full_chain
+    from prompts import all_in_one_chain, full_chain
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         env = comfy_env.comfy_env(Path(tmp))
         counter = Counter()
@@ -83,7 +73,7 @@ def main():
         cs.PromptRunner().run(full_chain(seed=99, steps=STEPS))
         counter.take()
         cases = {"separate nodes": run_case(cs, counter, full_chain, "separate nodes"),
-                 "all-in-one": run_case(cs, counter, lambda **kw: simple_chain(full_chain, **kw), "all-in-one")}
+                 "all-in-one": run_case(cs, counter, all_in_one_chain, "all-in-one")}
         # repeat the separate-node case for a steadier ratio (other processes may share the 2 cores)
         ratios = [cases["separate nodes"][1][1] / cases["separate nodes"][0][1]]
         for _ in range(4):

@@ -6,19 +6,15 @@ that says the fix.
 """
 from __future__ import annotations
 
-import json
-import struct
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
+from . import model_kinds
 from .model_catalog import ADAPTER, ANTELOPEV2, IDENTITYNET, download_command, files_for
 
 OK, WARN, PROBLEM = "ok", "warning", "problem"
-SDXL_ATTN2_K = "input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight"   # [640, 2048] in SDXL
-CN_EMBED = "controlnet_cond_embedding.conv_in.weight"
-CN_ATTN2_K = "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight"
 
 
 @dataclass
@@ -46,16 +42,6 @@ class DoctorReport:
         return "\n".join([head] + [c.line() for c in self.checks])
 
 
-def safetensors_shapes(path: Path) -> Dict[str, tuple]:
-    """Tensor shapes from a safetensors header, without reading the data."""
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        if n > 100_000_000:
-            raise ValueError("header too large: not a safetensors file")
-        header = json.loads(f.read(n))
-    return {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
-
-
 def _files(folders: Iterable[Path], suffixes: Sequence[str]) -> List[Path]:
     found = []
     for folder in folders:
@@ -80,14 +66,11 @@ def _fetch_fix(group: str, where: str) -> str:
     return f"run `{download_command([group])}`, or download {urls} into {where}"
 
 
-def _safetensors_headers(folders: Sequence[Path], name: Optional[str]):
-    """(path, tensor shapes) of every readable .safetensors file (only ``name`` when given)."""
+def _safetensors_kinds(folders: Sequence[Path], name: Optional[str]):
+    """(path, model_kinds kind or None) of every .safetensors file (only ``name`` when given), headers only."""
     for path in _files(folders, (".safetensors",)):
         if _is_named(path, folders, name):
-            try:
-                yield path, safetensors_shapes(path)
-            except Exception:  # not a safetensors file: other checks report what it is
-                continue
+            yield path, model_kinds.classify(path)
 
 
 def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
@@ -115,13 +98,12 @@ def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
 
 def check_identitynet(folders: Sequence[Path], name: Optional[str] = None) -> Check:
     seen = []
-    for path, shapes in _safetensors_headers(folders, name):
-        if CN_EMBED in shapes:
-            k = shapes.get(CN_ATTN2_K)
-            if k is not None and k[1] == 2048 and "add_embedding.linear_1.weight" in shapes:
-                return Check("IdentityNet ControlNet", OK, f"{path} (SDXL ControlNet, context 2048)")
+    for path, kind in _safetensors_kinds(folders, name):
+        if kind == model_kinds.SDXL_CONTROLNET:
+            return Check("IdentityNet ControlNet", OK, f"{path} (SDXL ControlNet, context 2048)")
+        if kind == model_kinds.OTHER_CONTROLNET:
             seen.append(f"{path.name} (a ControlNet, but not SDXL-shaped)")
-        elif any(k.startswith("model.diffusion_model.") for k in shapes):
+        elif kind in (model_kinds.SDXL_CHECKPOINT, model_kinds.OTHER_CHECKPOINT):
             seen.append(f"{path.name} (a full checkpoint: belongs in models/checkpoints)")
     (identitynet,) = files_for([IDENTITYNET])
     where = Path(folders[0] if folders else "ComfyUI/models/controlnet", *identitynet.target.split("/"))
@@ -154,11 +136,10 @@ def check_antelope(roots: Sequence[Path], verify_sha256: bool = False) -> Check:
 
 def check_checkpoint(folders: Sequence[Path], name: Optional[str] = None) -> Check:
     other = []
-    for path, shapes in _safetensors_headers(folders, name):
-        k = shapes.get("model.diffusion_model." + SDXL_ATTN2_K)
-        if k is not None and k[1] == 2048:
+    for path, kind in _safetensors_kinds(folders, name):
+        if kind == model_kinds.SDXL_CHECKPOINT:
             return Check("SDXL checkpoint", OK, f"{path}")
-        if any(s.startswith("model.diffusion_model.") for s in shapes):
+        if kind == model_kinds.OTHER_CHECKPOINT:
             other.append(path.name)
     detail = "no SDXL-family checkpoint found" + (f" (other families: {', '.join(other[:3])})" if other else "")
     fix = ("InstantID needs an SDXL-family checkpoint (SDXL 1.0, Juggernaut XL, RealVisXL, …) in "

@@ -32,3 +32,15 @@ def full_chain(ip_weight=0.8, cn_strength=0.8, seed=1, steps=2, size=64, image="
     if save:
         p["save"] = {"class_type": "PreviewImage", "inputs": {"images": ["dec", 0]}}
     return p
+
+
+def all_in_one_chain(keep_detect=False, **kwargs):
+    """full_chain with the all-in-one node in place of detect + projection + apply (face analysis and the
+    projection happen inside it); ``keep_detect`` keeps the Face Detect node for other uses of its faces."""
+    p = full_chain(apply="InstantIDPrecision_ApplyAllInOne", **kwargs)
+    p["apply"]["inputs"].pop("identity")
+    p["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0]})
+    p.pop("proj")
+    if not keep_detect:
+        p.pop("det")
+    return p

@@ -7,7 +7,7 @@ import torch
 
 import comfy_support as cs
 from comfy_env import comfy_env
-from prompts import full_chain
+from prompts import all_in_one_chain, full_chain
 
 
 @pytest.fixture(scope="module")
@@ -255,10 +255,7 @@ def test_precision_manager_report_and_all_in_one_node(env):
     result = cs.run_prompt(full_chain(seed=10, precision=("keep_on_cpu", "bf16")))
     report = result.output("prec", 1)
     assert "keep_on_cpu" in report and "projection      : cpu / float32" in report
-    simple = full_chain(seed=10, apply="InstantIDPrecision_ApplyAllInOne")
-    simple["apply"]["inputs"].pop("identity")
-    simple["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0]})
-    out = cs.run_prompt(simple)
+    out = cs.run_prompt(all_in_one_chain(seed=10))
     assert torch.isfinite(out.output("dec")).all()
 
 
@@ -282,10 +279,8 @@ def test_all_in_one_node_does_not_redo_faces_or_projection_when_a_weight_changes
     runner = cs.PromptRunner()
     outputs = []
     for weight in (0.8, 0.4):
-        p = full_chain(seed=12, ip_weight=weight, apply="InstantIDPrecision_ApplyAllInOne")
-        p["apply"]["inputs"].pop("identity")
-        p["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0],
-                                     "image_kps": ["kps", 0]})
+        p = all_in_one_chain(keep_detect=True, seed=12, ip_weight=weight)
+        p["apply"]["inputs"]["image_kps"] = ["kps", 0]
         p["kps"] = {"class_type": "InstantIDPrecision_FaceKeypoints", "inputs": {"faces": ["det", 0], "width": 64,
                                                                        "height": 64, "image_index": 0}}
         result = runner.run(p)
@@ -316,11 +311,9 @@ def test_all_in_one_memo_keeps_no_adapter_alive(env, tmp_path):
     shutil.copyfile(folder / "ip-adapter.safetensors", folder / "copy-b.safetensors")
     folder_paths.filename_list_cache.clear()
     model_class = env.pack("instantid_core.instantid_model").InstantIDModel
+    alive = lambda: gc.collect() * 0 + sum(isinstance(o, model_class) for o in gc.get_objects())  # noqa: E731
+    before = alive()  # adapters other tests' runners still cache
     runner = cs.PromptRunner()
     for adapter in ("ip-adapter.safetensors", "copy-b.safetensors", "ip-adapter.safetensors", "copy-b.safetensors"):
-        p = full_chain(seed=15, steps=1, adapter=adapter, apply="InstantIDPrecision_ApplyAllInOne")
-        p["apply"]["inputs"].pop("identity")
-        p["apply"]["inputs"].update({"face_analysis": ["fa", 0], "instantid": ["iid", 0], "image": ["img", 0]})
-        runner.run(p)
-    gc.collect()
-    assert sum(isinstance(o, model_class) for o in gc.get_objects()) == 1  # the loader's current output only
+        runner.run(all_in_one_chain(seed=15, steps=1, adapter=adapter))
+    assert alive() - before == 1  # this runner's cached loader output only
