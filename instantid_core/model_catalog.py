@@ -139,5 +139,7 @@ def frontend_model_entries(groups: Iterable[str] = (ADAPTER, IDENTITYNET)) -> Li
     """Entries for a UI workflow's ``models`` list (ComfyUI frontend): name (the file as the loader widget shows
     it, '/'-separated), url, directory (the folder kind). The frontend offers a download button only for
     .safetensors/.sft files from huggingface.co or civitai.com; it shows other entries with their URL.
-    antelopev2 has no loader widget, so it is left out by default."""
-    return [{"name": f.target, "url": f.url, "directory": f.folder_kind} for f in files_for(groups)]
+    antelopev2 has no loader widget, so it is left out by default. ``hash``/``hash_type`` (the frontend's optional
+    fields; its templates write "SHA256") are added where the sha256 is published."""
+    return [{"name": f.target, "url": f.url, "directory": f.folder_kind,
+             **({"hash": f.sha256, "hash_type": "SHA256"} if f.sha256 else {})} for f in files_for(groups)]

@@ -1,6 +1,7 @@
 """Every shipped workflow: well-formed everywhere; with ComfyUI, valid for the real nodes and executed."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from comfy_env import ROOT, comfy_env, face_photo
+from instantid_core.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries
 from runner.workflow_format import is_widget, ui_to_api, widget_value_map
 
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
@@ -41,8 +43,119 @@ def test_links_are_consistent_and_a_note_names_the_models(path):
     for n in nodes.values():
         for inp in n.get("inputs", []):
             assert inp["link"] is None or inp["link"] in link_ids
-    notes = [n for n in nodes.values() if n["type"] == "Note"]
-    assert notes and "models/instantid/ip-adapter.bin" in notes[0]["widgets_values"][0]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_note_names_the_models_and_the_commands(path):
+    notes = [n["widgets_values"][0] for n in load(path)["nodes"] if n["type"] == "Note"]
+    assert len(notes) == 1
+    text = notes[0]
+    for f in files_for():  # adapter, IdentityNet and the five antelopev2 files, where they go
+        assert f.name in text, f.name
+    assert "instantid/ip-adapter.bin" in text and "controlnet/instantid/diffusion_pytorch_model.safetensors" in text
+    assert "insightface/models/antelopev2/" in text
+    # the commands work whatever the pack's folder is called (Registry installs use the registry id)
+    assert "python custom_nodes/<this pack's folder> download" in text
+    assert "python custom_nodes/<this pack's folder> doctor" in text
+    assert "comfyui-instantid" not in text
+
+
+def pyproject():
+    tomllib = pytest.importorskip("tomllib")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+# What the ComfyUI frontend (1.27.10) accepts in node properties (its zod schema): a registry id, a GitHub
+# 'owner/repo', a semantic version or git hash.
+REGISTRY_ID = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9._-]*[a-zA-Z0-9])?$")
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+                    r"(?:-[\da-z-]+(?:\.[\da-z-]+)*)?(?:\+[\da-z-]+(?:\.[\da-z-]+)*)?$")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_every_node_names_the_pack_that_provides_it(path):
+    """cnr_id/ver (aux_id: the GitHub repo) so that 'install missing nodes' finds this pack, not cubiq's."""
+    project = pyproject()
+    repo = project["urls"]["Repository"].split("github.com/", 1)[1].strip("/")
+    for n in load(path)["nodes"]:
+        props = n["properties"]
+        if n["type"] == "Note":  # a frontend-only node: no pack
+            assert not {"cnr_id", "aux_id", "ver"} & set(props)
+            continue
+        assert props["Node name for S&R"] == n["type"]
+        if n["type"].startswith("InstantIDPrecision_"):
+            assert (props["cnr_id"], props["ver"], props["aux_id"]) == (project["name"], project["version"], repo)
+        else:
+            assert props["cnr_id"] == "comfy-core" and "aux_id" not in props, n["type"]
+        assert REGISTRY_ID.match(props["cnr_id"]) and SEMVER.match(props["ver"]), props
+        assert "aux_id" not in props or re.fullmatch(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+", props["aux_id"])
+
+
+SDXL_BASE = {"name": "sd_xl_base_1.0.safetensors", "directory": "checkpoints",
+             "url": "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/"
+                    "sd_xl_base_1.0.safetensors"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_loaders_carry_the_model_records_the_frontend_reads(path):
+    """properties.models as the frontend reads it: it keeps an entry only when its `name` is one of the node's
+    widget values, checks `directory`/`name` against the server's model lists, offers the `url`."""
+    adapter, identitynet = frontend_model_entries([ADAPTER])[0], frontend_model_entries([IDENTITYNET])[0]
+    expected = {"CheckpointLoaderSimple": SDXL_BASE, "InstantIDPrecision_ModelLoader": adapter,
+                "IdentityNet": identitynet}
+    seen = set()
+    for n in load(path)["nodes"]:
+        models = n["properties"].get("models")
+        key = n.get("title") if n["type"] == "ControlNetLoader" else n["type"]
+        if key not in expected:
+            assert models is None, (n["type"], n.get("title"))
+            continue
+        seen.add(key)
+        [entry] = models
+        assert set(entry) <= {"name", "url", "directory", "hash", "hash_type"}
+        assert {k: entry[k] for k in expected[key]} == expected[key]
+        assert entry["name"] in n["widgets_values"]
+        assert entry["url"].startswith("https://huggingface.co/")
+        assert entry["url"].endswith(entry["name"].split("/")[-1])
+        assert re.fullmatch(r"[0-9a-f]{64}", entry["hash"]) and entry["hash_type"] == "SHA256"
+    assert seen == set(expected)
+    assert identitynet["hash"] == files_for([IDENTITYNET])[0].sha256
+
+
+def _boxes(wf):
+    """[x0, y0, x1, y1] of every node, the title bar (30 px above pos) included."""
+    return {n["id"]: (n["pos"][0], n["pos"][1] - 30, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
+            for n in wf["nodes"]}
+
+
+def overlaps(boxes):
+    """Pairs of ids whose boxes intersect."""
+    items = sorted(boxes.items())
+    return [(a, b) for i, (a, ra) in enumerate(items) for b, rb in items[i + 1:]
+            if ra[0] < rb[2] and rb[0] < ra[2] and ra[1] < rb[3] and rb[1] < ra[3]]
+
+
+def backward_links(boxes, ends):
+    """Links whose target does not start right of its source's right edge."""
+    return [(s, t) for s, t in ends if not boxes[s][2] < boxes[t][0]]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_layout_by_the_file_sizes_has_no_overlap_and_links_read_left_to_right(path):
+    """A cheap pre-check on the sizes written in the file; tests/test_browser_workflows.py checks the live sizes
+    in the frontend, before and after a run."""
+    wf = load(path)
+    boxes = _boxes(wf)
+    assert not overlaps(boxes)
+    assert not backward_links(boxes, [(l[1], l[3]) for l in wf["links"]])
+
+
+def test_multi_reference_feeds_all_photos_as_one_sequence():
+    wf = load(ROOT / "workflows" / "instantid_multi_reference.json")
+    [proj] = [n for n in wf["nodes"] if n["type"] == "InstantIDPrecision_ImageProjection"]
+    assert proj["widgets_values"][0] == "instantx_multi_photo"
+    note = next(n for n in wf["nodes"] if n["type"] == "Note")["widgets_values"][0]
+    assert "instantx_multi_photo" in note and "one sequence" in note
 
 
 @pytest.fixture(scope="module")

@@ -70,6 +70,7 @@ class ComfyServer:
         self.proc: subprocess.Popen | None = None
         self.pack_name = "comfyui-instantid"  # the folder name ComfyUI serves the web dir under
         self.extra_args: list[str] = []  # more ComfyUI command-line arguments (set before start)
+        self.tiny_models = True  # False: models/ stays empty (set before start)
 
     # -- set-up --------------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -78,7 +79,8 @@ class ComfyServer:
         link = nodes / self.pack_name
         if not link.exists():
             link.symlink_to(REPO, target_is_directory=True)
-        (nodes / "instantid_browser_fixture.py").write_text(custom_node_source(str(TESTS), str(self.base)))
+        (nodes / "instantid_browser_fixture.py").write_text(
+            custom_node_source(str(TESTS), str(self.base), models=self.tiny_models))
         user = self.base / "user" / "default"
         user.mkdir(parents=True, exist_ok=True)
         (user / "comfy.settings.json").write_text(json.dumps(SETTINGS, indent=1))

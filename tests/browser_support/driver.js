@@ -189,3 +189,143 @@
     serialize, load, audit, visibleDialogs, toasts, closeDialogs, faceBoxes, reportElements, apiPrompt };
   return true;
 })();
+
+// Helpers for tests/test_browser_workflows.py: node boxes from the live graph, widget edits, and loading a
+// workflow the way a user does (missing-models dialog on), reading that dialog back.
+(() => {
+  const app = () => window.comfyAPI.app.app;
+
+  // Every node's bounding box as LiteGraph computes it (title bar included), after a full redraw.
+  function nodeBoxes() {
+    const canvas = app().canvas;
+    canvas.setDirty(true, true);
+    canvas.draw(true, true);
+    return app().graph.nodes.map((n) => {
+      const b = n.getBounding();
+      return { id: n.id, type: n.type, title: n.title, pos: [...n.pos], size: [...n.size],
+        computed: [...n.computeSize()], box: [b[0], b[1], b[2], b[3]],
+        properties: JSON.parse(JSON.stringify(n.properties ?? {})) };
+    });
+  }
+
+  // Links as [origin id, target id] pairs of the live graph.
+  function linkEnds() {
+    return [...app().graph.links.values()].map((l) => [l.origin_id, l.target_id]);
+  }
+
+  function setWidgets(id, values) {
+    const node = app().graph.getNodeById(id);
+    for (const [name, value] of Object.entries(values)) {
+      const w = node.widgets?.find((x) => x.name === name);
+      if (!w) throw new Error(`${node.type} has no widget ${name}`);
+      w.value = value;
+      w.callback?.(value, app().canvas, node);
+    }
+    return true;
+  }
+
+  // Every LoadImage / SaveImage preview of the graph has finished loading.
+  function imagesReady(types) {
+    return app().graph.nodes.filter((n) => types.includes(n.type))
+      .every((n) => n.imgs?.length && n.imgs.every((im) => im.complete && im.naturalWidth > 0));
+  }
+
+  async function loadAsUser(workflow) {
+    await app().loadGraphData(workflow, true, true, null, { showMissingNodesDialog: true,
+      showMissingModelsDialog: true });
+    await new Promise((r) => requestAnimationFrame(() => r()));
+    return app().graph.nodes.length;
+  }
+
+  // The entries of the frontend's "Missing Models" dialog: label ("directory / name"), the URL it shows on
+  // hover, its error (why no download), and its Download button.
+  function missingModels() {
+    const list = document.querySelector(".comfy-missing-models");
+    if (!list || !list.getClientRects().length) return null;
+    return [...list.querySelectorAll("[role=option]")].map((o) => {
+      const label = o.querySelector("span[title]");
+      const buttons = [...o.querySelectorAll("button")];
+      const download = buttons.find((b) => b.title) ?? buttons[0];
+      return { label: label?.innerText.trim() ?? "", hint: label?.title ?? "",
+        error: o.querySelector(".p-message")?.innerText.trim() ?? "",
+        download: download ? { text: download.innerText.trim(), title: download.title, disabled: download.disabled }
+          : null };
+    });
+  }
+
+  // The text box of a node's first DOM text widget (a Note's text): its height, and the height its text needs
+  // (measured with the box briefly collapsed, so a box taller than its text does not hide the difference).
+  function textBox(id) {
+    const node = app().graph.getNodeById(id);
+    const el = node.widgets?.find((w) => w.element instanceof HTMLTextAreaElement)?.element;
+    if (!el) return null;
+    const clientHeight = el.clientHeight;
+    const height = el.style.height;
+    el.style.height = "0px";
+    const textHeight = el.scrollHeight;
+    el.style.height = height;
+    return { visible: el.getClientRects().length > 0, clientHeight, textHeight };
+  }
+
+  Object.assign(window.__iid, { nodeBoxes, linkEnds, setWidgets, imagesReady, loadAsUser, missingModels,
+    textBox });
+  return true;
+})();
+
+// Helpers for tests/test_browser_migration.py: dropping a workflow file on the canvas (the app's own drop handler
+// and file loader), reading the cubiq-conversion panel, a node's widgets by name with its inputs' origins, and the
+// workflow tabs.
+(() => {
+  const app = () => window.comfyAPI.app.app;
+
+  function dropWorkflowFile(workflow, fileName) {
+    const data = new DataTransfer();
+    data.items.add(new File([JSON.stringify(workflow)], fileName, { type: "application/json" }));
+    app().canvasEl.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+    return true;
+  }
+
+  // The panel of web/migrate_cubiq.js: its state class, text, buttons (with page-centre coordinates) and notes.
+  function migrationPanel() {
+    const panel = document.getElementById(window.InstantIDMigration.PANEL_ID);
+    if (!panel) return null;
+    const r = panel.getBoundingClientRect();
+    return { kind: panel.className, text: panel.innerText, visible: r.width > 0 && r.height > 0,
+      rect: { x: r.left, y: r.top, width: r.width, height: r.height },
+      buttons: [...panel.querySelectorAll("button")].map((b) => {
+        const br = b.getBoundingClientRect();
+        return { action: b.dataset.action, text: b.innerText.trim(), disabled: b.disabled,
+          x: br.left + br.width / 2, y: br.top + br.height / 2 };
+      }),
+      notes: [...panel.querySelectorAll("li")].map((li) => ({ level: li.className, text: li.innerText })) };
+  }
+
+  // {id, type, widgets: {name: value}, inputs: {name: [origin id, origin slot] | null}} of a live node.
+  function nodeState(id) {
+    const graph = app().graph;
+    const node = graph.getNodeById(id);
+    if (!node) return null;
+    const inputs = {};
+    for (const input of node.inputs ?? []) {
+      const link = input.link == null ? null : graph.links.get?.(input.link) ?? graph.links[input.link];
+      inputs[input.name] = link ? [link.origin_id, link.origin_slot] : null;
+    }
+    const widgets = Object.fromEntries((node.widgets ?? []).map((w) => [w.name, w.value]));
+    return JSON.parse(JSON.stringify({ id: node.id, type: node.type, widgets, inputs }));
+  }
+
+  function workflowTabs() {
+    const store = app().extensionManager.workflow;
+    const active = store.activeWorkflow;
+    return { open: store.openWorkflows.map((w) => w.path), active: active?.path ?? null,
+      modified: active?.isModified ?? null, undo: active?.changeTracker?.undoQueue?.length ?? null };
+  }
+
+  async function undo() {
+    await app().extensionManager.workflow.activeWorkflow.changeTracker.undo();
+    return app().graph.nodes.map((n) => n.type);
+  }
+
+  Object.assign(window.__iid, { dropWorkflowFile, migrationPanel, nodeState, workflowTabs, undo });
+  return true;
+})();

@@ -41,27 +41,29 @@ def _write_models(base: Path) -> None:
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(base / "input" / "blank.png")
 
 
-def setup(base: str) -> None:
+def setup(base: str, models: bool = True) -> None:
     base = Path(base)
     t = time.perf_counter()
     status = {"ok": True}
     try:
         import comfy_support as cs
         cs.register_tiny_sdxl()
-        _write_models(base)
+        if models:
+            _write_models(base)
     except Exception:  # reported to the test through the status file; the server keeps starting
         status = {"ok": False, "error": traceback.format_exc()}
     status["seconds"] = round(time.perf_counter() - t, 2)
     (base / STATUS_FILE).write_text(json.dumps(status))
 
 
-def custom_node_source(tests_dir: str, base: str) -> str:
-    """Source of the test-only custom node (a single .py file in the temp custom_nodes folder)."""
+def custom_node_source(tests_dir: str, base: str, models: bool = True) -> str:
+    """Source of the test-only custom node (a single .py file in the temp custom_nodes folder); with
+    ``models=False`` it writes no models and no input images (an empty models folder)."""
     return (
         '"""Test-only (written by tests/test_browser.py): tiny models for the InstantID browser test."""\n'
         "import sys\n"
         f"sys.path[:0] = [{str(tests_dir)!r}, {str(Path(tests_dir).parent)!r}]  # tests/ helpers, repo root\n"
         "from browser_support.fixture_node import setup\n"
-        f"setup({str(base)!r})\n"
+        f"setup({str(base)!r}, models={bool(models)!r})\n"
         "NODE_CLASS_MAPPINGS = {}\n"
     )

@@ -1,0 +1,252 @@
+"""The shipped workflows (workflows/*.json) in the real ComfyUI frontend, through headless Chromium.
+
+Two servers (see browser_support/):
+
+* with the tiny test models: each workflow is loaded, its node boxes are read from the live graph (LiteGraph's
+  own bounding boxes, title bar included) and checked for overlaps and for links that run right to left, then
+  it is run for real (tiny models swapped in through the widgets) and checked again once Face Detect shows its
+  face boxes, the Precision / Projection nodes their reports and Save Image its picture;
+* with an empty models folder: loading a workflow as a user does opens the frontend's "Missing Models"
+  dialog, which must list the workflow's files with their folders (and nothing once they are installed); the
+  nodes' pack properties (cnr_id, ver, aux_id) pass the frontend's workflow validation.
+
+Skipped unless ComfyUI (COMFYUI_PATH) and Chromium are available."""
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import comfy_support as cs
+from browser_support import ADAPTER, CHECKPOINT, CONTROLNET, FACE_FILE, Chromium, ComfyServer, find_chromium
+from test_workflows import backward_links, overlaps
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((REPO / "workflows").glob("*.json"))
+COMFY = cs.comfy_path()
+CHROMIUM = find_chromium()
+pytestmark = pytest.mark.skipif(
+    COMFY is None or CHROMIUM is None,
+    reason="browser test: needs ComfyUI (COMFYUI_PATH, with comfyui-frontend-package in the test venv) and "
+           f"Chromium (or CHROMIUM=/path/to/chrome). Now: ComfyUI {'found' if COMFY else 'not found'}, Chromium "
+           f"{'found' if CHROMIUM else 'not found'}.")
+
+# the input images the workflows name; the test server has only the face photo, copied under these names
+INPUT_IMAGES = ("face_b.png", "face_2.png", "pose.png", "pose_two.png", "depth.png")
+FACE_NODE = "InstantIDPrecision_FaceDetect"
+REPORT_NODES = ("InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection")
+# widget edits that make a workflow run on the tiny models in seconds
+TINY_RUN = {"CheckpointLoaderSimple": {"ckpt_name": CHECKPOINT}, "ControlNetLoader": {"control_net_name": CONTROLNET},
+            "InstantIDPrecision_ModelLoader": {"instantid_file": ADAPTER},
+            "EmptyLatentImage": {"width": 64, "height": 64},
+            "InstantIDPrecision_FaceKeypoints": {"width": 64, "height": 64},
+            "KSampler": {"steps": 1}}
+# nodes whose text box the workflow sizes on purpose (larger than the frontend's minimum)
+TEXT_NODES = ("CLIPTextEncode", "Note")
+# console noise that is not about the workflows: resources the frontend probes, and (missing-models dialog) the
+# file-size requests it sends to huggingface.co, which this test box cannot reach
+BENIGN = ("Failed to load resource", "apple-mobile-web-app-capable", "Error fetching file size")
+
+
+class Session:
+    def __init__(self, server: ComfyServer, page, shots: Path):
+        self.server, self.page, self.shots = server, page, shots
+
+    def call(self, fn, *args, timeout=30):
+        return self.page.js(f"__iid.{fn}({', '.join(json.dumps(a) for a in args)})", timeout=timeout)
+
+    def mark(self):
+        return len(self.page.console), len(self.page.exceptions)
+
+    def problems(self, since=(0, 0)):
+        """Console errors/warnings and uncaught exceptions since a mark(), except BENIGN noise."""
+        return [m for m in self.page.console[since[0]:] if m[0] in ("error", "warning", "assert")
+                and not any(b in m[1] for b in BENIGN)] + [("exception", *e) for e in self.page.exceptions[since[1]:]]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    browser = Chromium(CHROMIUM)
+    browser.start()
+    yield browser
+    browser.stop()
+
+
+def _session(tmp_path_factory, chromium, name, tiny_models):
+    tmp = tmp_path_factory.mktemp(name)
+    server = ComfyServer(COMFY, tmp)
+    server.tiny_models = tiny_models
+    t0 = time.perf_counter()
+    server.start()
+    if tiny_models:  # before the page loads, so LoadImage lists them
+        for image in INPUT_IMAGES:
+            shutil.copyfile(server.base / "input" / FACE_FILE, server.base / "input" / image)
+    page = chromium.new_page()
+    page.send("Page.navigate", url=server.url)
+    page.wait_for("!!(window.LiteGraph && window.comfyAPI?.app?.app?.canvas && "
+                  "window.comfyAPI.app.app.graph?.nodes?.length > 0)", timeout=90, what="the ComfyUI app")
+    page.pump(1.0)
+    page.js((Path(__file__).parent / "browser_support" / "driver.js").read_text())
+    print(f"\n[browser workflows] {name}: server + UI ready in {time.perf_counter() - t0:.1f} s")
+    return Session(server, page, tmp / "screens")
+
+
+@pytest.fixture(scope="class")
+def tiny(tmp_path_factory, chromium):
+    s = _session(tmp_path_factory, chromium, "tiny_models", True)
+    yield s
+    s.page.close()
+    s.server.stop()
+
+
+@pytest.fixture(scope="class")
+def empty(tmp_path_factory, chromium):
+    s = _session(tmp_path_factory, chromium, "empty_models", False)
+    yield s
+    s.page.close()
+    s.server.stop()
+
+
+def _live_layout(s: Session):
+    nodes = s.call("nodeBoxes")
+    boxes = {n["id"]: (n["box"][0], n["box"][1], n["box"][0] + n["box"][2], n["box"][1] + n["box"][3]) for n in nodes}
+    return {n["id"]: n for n in nodes}, boxes, [tuple(e) for e in s.call("linkEnds")]
+
+
+def _describe(nodes, pairs):
+    return [(f"{nodes[a]['type']}#{a}", f"{nodes[b]['type']}#{b}") for a, b in pairs]
+
+
+# ------------------------------------------------------------------------------------------------ layout
+
+class TestLayoutAtRealSizes:
+    @pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
+    def test_no_overlap_and_links_left_to_right_before_and_after_a_run(self, tiny, workflow):
+        data = json.loads(workflow.read_text())
+        since = tiny.mark()
+        assert tiny.call("load", data, timeout=60) == len(data["nodes"])
+        tiny.page.wait_for("__iid.imagesReady(['LoadImage'])", timeout=20, what="the LoadImage previews")
+
+        nodes, boxes, ends = _live_layout(tiny)
+        for n in data["nodes"]:  # the file's sizes are the real ones: the frontend did not have to grow a node
+            live = nodes[n["id"]]
+            assert live["size"] == pytest.approx(n["size"], abs=1), (n["type"], n["size"], live["size"])
+            if n["type"] not in TEXT_NODES:  # ...and they are not much larger than the frontend's own minimum
+                assert n["size"][1] <= live["computed"][1] + 16, (n["type"], n["size"], live["computed"])
+        assert not overlaps(boxes), _describe(nodes, overlaps(boxes))
+        assert not backward_links(boxes, ends), _describe(nodes, backward_links(boxes, ends))
+        [note] = [n["id"] for n in data["nodes"] if n["type"] == "Note"]
+        tiny.call("focus", [note], 1.0)
+        text = tiny.page.wait_for(f"__iid.textBox({note})?.visible && __iid.textBox({note})", timeout=10,
+                                  what="the Note's text box")
+        assert text["clientHeight"] - 60 < text["textHeight"] <= text["clientHeight"], text  # all of it, snugly
+        tiny.call("focus", list(nodes))  # the whole graph in view, as after loading: previews are drawn
+
+        # run it (tiny models, 64 px, one step): the overlays and the saved picture grow their nodes
+        for n in data["nodes"]:
+            if n["type"] in TINY_RUN:
+                tiny.call("setWidgets", n["id"], TINY_RUN[n["type"]])
+        tiny.page.js("__iid.queue()")
+        result = tiny.page.wait_for("__iid.finished()", timeout=180, what="the workflow to finish")
+        assert result["type"] == "execution_success", (result, tiny.server.log_tail())
+        faces = [n["id"] for n in data["nodes"] if n["type"] == FACE_NODE]
+        reports = [n["id"] for n in data["nodes"] if n["type"] in REPORT_NODES]
+        tiny.page.wait_for(
+            f"{json.dumps(faces)}.every((id) => __iid.nodeInfo(id).widgets.some((w) => w.name === 'instantid_faces'))"
+            f" && {json.dumps(reports)}.every((id) => __iid.reportElements(id).length === 1)"
+            " && __iid.imagesReady(['SaveImage'])", timeout=20, what="the overlays, reports and saved picture")
+        tiny.page.pump(0.5)
+
+        grown, boxes, ends = _live_layout(tiny)
+        for nid in faces + reports:  # they did grow, so the check below is about the grown sizes
+            assert grown[nid]["size"][1] > nodes[nid]["size"][1] + 50, grown[nid]
+        assert not overlaps(boxes), _describe(grown, overlaps(boxes))
+        assert not backward_links(boxes, ends), _describe(grown, backward_links(boxes, ends))
+        print(f"\n[browser workflows] {workflow.stem} after a run: " + ", ".join(
+            f"{grown[i]['type'].replace('InstantIDPrecision_', '')} {[round(v) for v in grown[i]['size']]}"
+            for i in faces + reports + [n["id"] for n in data["nodes"] if n["type"] == "SaveImage"]))
+        tiny.call("focus", list(grown))
+        tiny.page.pump(0.3)
+        tiny.page.screenshot(tiny.shots / f"{workflow.stem}_after_run.png")
+        assert not tiny.problems(since), tiny.problems(since)
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+def _models_of(data):
+    """Every properties.models entry of a workflow, by its dialog label 'directory / name'."""
+    return {f"{m['directory']} / {m['name']}": m for n in data["nodes"] for m in n["properties"].get("models", [])}
+
+
+def _dialog(s: Session, data):
+    s.call("closeDialogs")
+    s.page.wait_for("!__iid.missingModels()", timeout=10, what="the previous dialog to close")
+    s.call("loadAsUser", data, timeout=60)
+    return s.page.wait_for("__iid.missingModels()", timeout=20, what="the Missing Models dialog")
+
+
+class TestMissingModelsDialog:
+    @pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
+    def test_dialog_lists_each_file_with_its_folder(self, empty, workflow):
+        data = json.loads(workflow.read_text())
+        since = empty.mark()
+        entries = {e["label"]: e for e in _dialog(empty, data)}
+        print(f"\n[browser workflows] {workflow.stem}: Missing Models dialog:\n" + "\n".join(
+            f"  {e['label']}  [{e['download']['text'] if e['download'] else '-'}"
+            f"{', disabled' if e['download'] and e['download']['disabled'] else ''}]  {e['error']}"
+            for e in entries.values()))
+        expected = _models_of(data)
+        assert set(entries) == set(expected) == {"checkpoints / sd_xl_base_1.0.safetensors",
+                                                 "controlnet / instantid/diffusion_pytorch_model.safetensors",
+                                                 "instantid / ip-adapter.bin"}
+        for label, e in entries.items():
+            url = expected[label]["url"]
+            assert e["hint"] == url
+            if label.endswith(".safetensors"):  # offered for download from its URL
+                assert not e["error"] and e["download"]["title"] == url and not e["download"]["disabled"], e
+            else:  # listed with its folder, but the frontend downloads .safetensors/.sft only
+                assert "Only allowed suffixes" in e["error"] and e["download"]["disabled"], e
+            assert "Invalid directory" not in e["error"]  # the pack registered models/instantid
+        empty.call("closeDialogs")
+        assert not empty.problems(since), empty.problems(since)
+
+    def test_installed_files_are_not_listed(self, empty):
+        data = json.loads((REPO / "workflows" / "instantid_basic_portrait.json").read_text())
+        models = empty.server.base / "models"
+        placed = [models / "checkpoints" / "sd_xl_base_1.0.safetensors",
+                  models / "controlnet" / "instantid" / "diffusion_pytorch_model.safetensors"]
+        try:
+            for path in placed:  # the dialog goes by file name only: empty files stand in for the models
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+            assert [e["label"] for e in _dialog(empty, data)] == ["instantid / ip-adapter.bin"]
+            placed.append(models / "instantid" / "ip-adapter.bin")
+            placed[-1].parent.mkdir(parents=True, exist_ok=True)
+            placed[-1].touch()
+            empty.call("closeDialogs")
+            empty.call("loadAsUser", data, timeout=60)
+            empty.page.pump(1.5)
+            assert empty.call("missingModels") is None and not empty.call("visibleDialogs")
+        finally:
+            for path in placed:
+                path.unlink(missing_ok=True)
+
+    def test_pack_properties_pass_the_frontend_validation_and_are_kept(self, empty):
+        data = json.loads((REPO / "workflows" / "instantid_basic_portrait.json").read_text())
+        empty.call("closeDialogs")
+        empty.call("load", data, timeout=60)
+        empty.page.pump(0.5)
+        assert not empty.call("toasts"), empty.call("toasts")  # validation failures are shown as toasts
+        saved = {n["id"]: n["properties"] for n in empty.call("serialize")["nodes"]}
+        for n in data["nodes"]:
+            assert saved[n["id"]] == n["properties"], n["type"]
+        # the same check catches a malformed value: validation is on and reads these fields
+        bad = copy.deepcopy(data)
+        next(n for n in bad["nodes"] if n["type"].startswith("InstantIDPrecision_"))["properties"]["aux_id"] = "a/b/c"
+        empty.call("load", bad, timeout=60)
+        toasts = empty.page.wait_for("__iid.toasts().length && __iid.toasts()", timeout=10, what="a validation toast")
+        assert any("aux_id" in t for t in toasts), toasts
