@@ -161,6 +161,8 @@ def _default(spec: Any) -> Any:
         return opts["default"]
     if _choices(spec):
         return _choices(spec)[0]
+    if not isinstance(kind, str):  # a file list with no file installed yet
+        return None
     return {"INT": opts.get("min", 0), "FLOAT": opts.get("min", 0.0), "STRING": "", "BOOLEAN": False}.get(kind)
 
 

@@ -1,0 +1,84 @@
+"""POST /instantid_precision/migrate: the frontend's "Convert to InstantID" offer (web/migrate_cubiq.js) runs the
+one converter (instantid_core.cubiq_workflows) with the node definitions of the ComfyUI it runs in.
+
+Body: a UI-format workflow, or {"workflow": <workflow>}. Answer: {"workflow", "notes", "report", "converted",
+"added_node_ids"}; a workflow the converter cannot read gets 400 and {"error": <what is wrong and the fix>}.
+Registered on import when a ComfyUI server is running; without one (the command line, in-process tests) nothing
+happens, and nothing heavy is imported either way."""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import asdict
+
+from ..instantid_core.cubiq_workflows import (SET_MASK, CubiqMigrationError, migrate_workflow,
+                                              migration_report_text)
+from .node_base import ID_PREFIX
+
+ROUTE = "/instantid_precision/migrate"
+log = logging.getLogger(__name__)
+
+
+def live_definitions() -> dict:
+    """The converter's node definitions as /object_info gives them: this pack's nodes and the core
+    ConditioningSetMask it adds for masked prompts (the only node types it creates)."""
+    import nodes as comfy_nodes
+
+    definitions = {}
+    for name, cls in comfy_nodes.NODE_CLASS_MAPPINGS.items():
+        if not (name.startswith(ID_PREFIX) or name == SET_MASK):
+            continue
+        if hasattr(cls, "GET_NODE_INFO_V1"):  # a V3 node describes itself in /object_info's shape
+            definitions[name] = cls.GET_NODE_INFO_V1()
+            continue
+        inputs = cls.INPUT_TYPES()
+        definitions[name] = {"input": inputs, "input_order": {k: list(v) for k, v in inputs.items()},
+                             "output": list(cls.RETURN_TYPES),
+                             "output_name": list(getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES)}
+    return definitions
+
+
+def migrate_payload(body) -> dict:
+    """The route's answer for a request body; raises CubiqMigrationError for a body it cannot convert."""
+    workflow = body.get("workflow") if isinstance(body, dict) and "nodes" not in body else body
+    if not isinstance(workflow, dict) or not isinstance(workflow.get("nodes"), list):
+        raise CubiqMigrationError("the request holds no UI-format workflow (a JSON object with a 'nodes' list); "
+                                  "post the workflow itself, or {\"workflow\": <workflow>}")
+    result = migrate_workflow(workflow, live_definitions())
+    return {"workflow": result.workflow, "notes": [asdict(n) for n in result.notes],
+            "report": migration_report_text(result), "converted": result.converted,
+            "added_node_ids": result.added_node_ids}
+
+
+async def migrate(request):
+    from aiohttp import web
+
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        return web.json_response({"error": f"the request body is not JSON ({exc}); post the workflow JSON"},
+                                 status=400)
+    try:
+        return web.json_response(migrate_payload(body))
+    except CubiqMigrationError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    except Exception as exc:  # a converter bug: say so in the UI and keep the traceback in ComfyUI's console
+        log.exception("[InstantID] converting a cubiq workflow failed")
+        return web.json_response({"error": f"the conversion failed ({type(exc).__name__}: {exc}); the workflow "
+                                           "is unchanged. ComfyUI's console has the details"}, status=500)
+
+
+def register_route() -> bool:
+    """Add the route to ComfyUI's server when one exists; True if it is (now) registered."""
+    server = sys.modules.get("server")  # imported by ComfyUI's main.py before custom nodes load; never here
+    instance = getattr(getattr(server, "PromptServer", None), "instance", None)
+    routes = getattr(instance, "routes", None)
+    if routes is None:
+        return False
+    if any(getattr(r, "path", None) == ROUTE and getattr(r, "method", None) == "POST" for r in routes):
+        return True  # the pack imported twice in one process: aiohttp refuses a second handler
+    routes.post(ROUTE)(migrate)
+    return True
+
+
+register_route()

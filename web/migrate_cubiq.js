@@ -1,0 +1,254 @@
+// comfyui-instantid: workflows made with cubiq's ComfyUI_InstantID.
+//
+// When a workflow is opened (file open, drag and drop, template, restored at start-up) and it holds node types of
+// cubiq's ComfyUI_InstantID while that pack is not installed, a panel offers to convert them in place to this
+// pack's nodes. The conversion is the pack's one Python converter (instantid_core/cubiq_workflows.py), run by the
+// server with its live node definitions (POST /instantid_precision/migrate, nodes/migration_route.py); the result
+// is loaded into the same workflow tab as one undoable edit, and the panel then shows the converter's report.
+// "Edit > Convert cubiq InstantID nodes" in the menu does the same at any time (also with cubiq's pack installed,
+// for moving away from it).
+//
+// Hook: app.loadGraphData is wrapped. The frontend shows its "missing nodes" dialog inside loadGraphData, after
+// the beforeConfigureGraph hook and before afterConfigureGraph, so a hook alone could only add the offer on top of
+// that modal dialog. For a load that would show it and that holds cubiq's missing nodes, the wrapper turns the
+// dialog off and the panel takes its place; "Keep as is" shows the frontend's dialog after all, with the list of
+// missing types the frontend itself collected (handed to afterConfigureGraph). Loads that would not show the
+// dialog (tab switches, undo) get no offer either.
+import { app } from "../../scripts/app.js";
+import { api } from "../../scripts/api.js";
+
+// instantid_core/cubiq_workflows.py CUBIQ_NODE_TYPES (the browser test checks that both lists agree)
+const CUBIQ_NODE_TYPES = ["InstantIDModelLoader", "InstantIDFaceAnalysis", "FaceKeypointsPreprocessor",
+  "ApplyInstantID", "ApplyInstantIDAdvanced", "InstantIDAttentionPatch", "ApplyInstantIDControlNet"];
+const ROUTE = "/instantid_precision/migrate";
+const COMMAND_ID = "InstantIDPrecision.ConvertCubiqNodes";
+const PANEL_ID = "instantid-migrate-panel";
+const OFFER_TEXT = "This workflow uses ComfyUI_InstantID (cubiq) nodes, and that pack is not installed:";
+const CONVERT_LABEL = "Convert to InstantID (precision-safe)";
+
+const state = { lastMissing: null, converting: false, lastReport: null };
+
+function registeredTypes() {
+  return globalThis.LiteGraph?.registered_node_types ?? {};
+}
+
+function cubiqTypesIn(graphData, onlyMissing) {
+  const registered = registeredTypes();
+  const found = new Set();
+  for (const node of graphData?.nodes ?? []) {
+    if (CUBIQ_NODE_TYPES.includes(node?.type) && !(onlyMissing && node.type in registered)) found.add(node.type);
+  }
+  return [...found];
+}
+
+// ------------------------------------------------------------------------------------------------ the panel
+
+// Top centre, below the menu bar: the frontend's toasts appear at the top right.
+function addStyle() {
+  if (document.getElementById(`${PANEL_ID}-style`)) return;
+  const style = document.createElement("style");
+  style.id = `${PANEL_ID}-style`;
+  style.textContent = `
+#${PANEL_ID} { position: fixed; top: 96px; left: 50%; transform: translateX(-50%); z-index: 1000; width: 480px;
+  max-height: calc(100vh - 140px);
+  display: flex; flex-direction: column; gap: 10px; padding: 14px 16px; box-sizing: border-box;
+  background: var(--comfy-menu-bg, #353535); color: var(--fg-color, #fff); font: 14px/1.45 sans-serif;
+  border: 1px solid var(--border-color, #4e4e4e); border-left: 4px solid #f0a020; border-radius: 8px;
+  box-shadow: 0 6px 24px rgba(0, 0, 0, 0.45); }
+#${PANEL_ID}.done { border-left-color: #3fb950; }
+#${PANEL_ID}.failed { border-left-color: #f85149; }
+#${PANEL_ID} .iid-title { font-weight: bold; font-size: 15px; }
+#${PANEL_ID} p { margin: 0; }
+#${PANEL_ID} .iid-types { font-family: monospace; font-size: 13px; }
+#${PANEL_ID} .iid-notes { margin: 0; padding-left: 18px; overflow-y: auto; min-height: 0; font-size: 13px; }
+#${PANEL_ID} .iid-notes li { margin: 3px 0; }
+#${PANEL_ID} .iid-notes li.warning::marker { color: #f0a020; }
+#${PANEL_ID} .iid-notes h4 { margin: 8px 0 2px -18px; font-size: 13px; }
+#${PANEL_ID} .iid-buttons { display: flex; gap: 8px; justify-content: flex-end; flex-wrap: wrap; }
+#${PANEL_ID} button { cursor: pointer; padding: 6px 12px; border-radius: 6px; font: inherit;
+  border: 1px solid var(--border-color, #4e4e4e); background: var(--comfy-input-bg, #222);
+  color: var(--input-text, #ddd); }
+#${PANEL_ID} button.iid-primary { background: #2f6fde; border-color: #2f6fde; color: #fff; font-weight: bold; }
+#${PANEL_ID} button:disabled { opacity: 0.6; cursor: default; }`;
+  document.head.append(style);
+}
+
+function closePanel() {
+  document.getElementById(PANEL_ID)?.remove();
+}
+
+function el(tag, props = {}, children = []) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+function button(label, action, primary = false) {
+  const b = el("button", { type: "button", textContent: label, className: primary ? "iid-primary" : "" });
+  b.dataset.action = action;
+  return b;
+}
+
+function showPanel(kind, children) {
+  addStyle();
+  closePanel();
+  const panel = el("div", { id: PANEL_ID, className: kind }, children);
+  panel.setAttribute("role", "region");
+  panel.setAttribute("aria-label", "InstantID: cubiq workflow conversion");
+  document.body.append(panel);
+  return panel;
+}
+
+function showOffer(cubiqTypes, missingNodeTypes) {
+  const convert = button(CONVERT_LABEL, "convert", true);
+  const keep = button("Keep as is", "keep");
+  showPanel("offer", [
+    el("div", { className: "iid-title", textContent: "InstantID: cubiq nodes in this workflow" }),
+    el("p", { textContent: OFFER_TEXT }),
+    el("p", { className: "iid-types", textContent: cubiqTypes.join(", ") }),
+    el("p", { textContent: "Convert them in place to InstantID (precision-safe) nodes: weights, start/end and links " +
+      "are kept, and a report lists what behaves differently. " +
+      "(Or install ComfyUI_InstantID to use them as they are.)" }),
+    el("div", { className: "iid-buttons" }, [keep, convert]),
+  ]);
+  convert.addEventListener("click", () => convertCurrentWorkflow());
+  keep.addEventListener("click", () => {
+    closePanel();
+    if (missingNodeTypes?.length && app.extensionManager?.setting?.get?.("Comfy.Workflow.ShowMissingNodesWarning")) {
+      app.extensionManager.dialog?.showLoadWorkflowWarning?.({ missingNodeTypes });
+    }
+  });
+}
+
+function showReport(answer) {
+  const list = el("ul", { className: "iid-notes" });
+  for (const [level, heading] of [["warning", "Needs your attention"], ["info", "Behaviour differences"]]) {
+    const notes = answer.notes.filter((n) => n.level === level);
+    if (!notes.length) continue;
+    list.append(el("h4", { textContent: heading }));
+    for (const n of notes) {
+      const where = n.node_id != null ? `node ${n.node_id} (${n.node_type}): ` : "";
+      list.append(el("li", { className: level, textContent: where + n.message }));
+    }
+  }
+  const close = button("Close", "close", true);
+  showPanel("done", [
+    el("div", { className: "iid-title", textContent: "Converted to InstantID (precision-safe)" }),
+    el("p", { textContent: answer.report.split("\n")[0] + " Undo (Ctrl+Z) restores the cubiq version." }),
+    list,
+    el("div", { className: "iid-buttons" }, [close]),
+  ]);
+  close.addEventListener("click", closePanel);
+}
+
+function showFailure(message) {
+  const close = button("Close", "close");
+  showPanel("failed", [
+    el("div", { className: "iid-title", textContent: "The conversion did not happen" }),
+    el("p", { textContent: message }),
+    el("p", { textContent: "The workflow is unchanged." }),
+    el("div", { className: "iid-buttons" }, [close]),
+  ]);
+  close.addEventListener("click", closePanel);
+}
+
+// ------------------------------------------------------------------------------------------------ converting
+
+async function requestConversion(workflow) {
+  let response;
+  try {
+    response = await api.fetchApi(ROUTE, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ workflow }) });
+  } catch (err) {
+    return { error: `the ComfyUI server did not answer (${err?.message ?? err})` };
+  }
+  const answer = await response.json().catch(() => null);
+  if (response.status === 404) {
+    return { error: "the server has no converter: restart ComfyUI after installing or updating comfyui-instantid" };
+  }
+  if (!response.ok || !answer?.workflow) return { error: answer?.error ?? `the server answered ${response.status}` };
+  return answer;
+}
+
+// Loads the converted graph into the tab it came from, and records the conversion as one edit of that tab: its
+// saved state stays the cubiq one (so the tab shows as modified) and Ctrl+Z brings the cubiq version back.
+async function loadInPlace(converted) {
+  const workflow = app.extensionManager?.workflow?.activeWorkflow ?? null;
+  const tracker = workflow?.changeTracker;
+  const saved = tracker?.initialState;
+  const before = tracker?.activeState;
+  state.converting = true;
+  try {
+    await app.loadGraphData(converted, true, true, workflow);
+  } finally {
+    state.converting = false;
+  }
+  if (tracker && saved && before && typeof tracker.checkState === "function") {
+    tracker.initialState = saved;
+    tracker.activeState = before;
+    tracker.checkState();
+  }
+}
+
+async function convertCurrentWorkflow() {
+  const graphData = app.graph.serialize();
+  if (!cubiqTypesIn(graphData, false).length) {
+    app.extensionManager?.toast?.add({ severity: "info", summary: "InstantID",
+      detail: "This workflow has no ComfyUI_InstantID (cubiq) nodes to convert.", life: 4000 });
+    return false;
+  }
+  const panel = document.getElementById(PANEL_ID);
+  panel?.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+  const convert = panel?.querySelector("button[data-action=convert]");
+  if (convert) convert.textContent = "Converting…";
+  const answer = await requestConversion(graphData);
+  if (answer.error) {
+    showFailure(`The InstantID converter could not convert this workflow: ${answer.error}`);
+    return false;
+  }
+  await loadInPlace(answer.workflow);
+  state.lastReport = answer;
+  showReport(answer);
+  app.extensionManager?.toast?.add({ severity: "success", summary: "Converted to InstantID (precision-safe)",
+    detail: answer.report.split("\n")[0], life: 5000 });
+  return true;
+}
+
+// ------------------------------------------------------------------------------------------------ the hook
+
+function wrapLoadGraphData() {
+  const load = app.loadGraphData;
+  if (load.instantidMigration) return;
+  const wrapped = async function (...args) {
+    if (state.converting) return load.apply(this, args);
+    closePanel(); // an offer or report is about the graph that is being replaced
+    const [graphData, , , , options] = args;
+    const cubiq = options?.showMissingNodesDialog === false ? [] : cubiqTypesIn(graphData, true);
+    if (!cubiq.length) return load.apply(this, args);
+    const quiet = [...args];
+    while (quiet.length < 4) quiet.push(undefined);
+    quiet[4] = { ...(options ?? {}), showMissingNodesDialog: false };
+    state.lastMissing = null;
+    const result = await load.apply(this, quiet);
+    showOffer(cubiq, state.lastMissing ?? cubiq);
+    return result;
+  };
+  wrapped.instantidMigration = true;
+  app.loadGraphData = wrapped;
+}
+
+app.registerExtension({
+  name: "comfyui-instantid.migrate-cubiq",
+  commands: [{ id: COMMAND_ID, label: "Convert cubiq InstantID nodes to InstantID (precision-safe)",
+    menubarLabel: "Convert cubiq InstantID nodes", icon: "pi pi-sync", function: () => convertCurrentWorkflow() }],
+  menuCommands: [{ path: ["Edit"], commands: [COMMAND_ID] }],
+  init() {
+    wrapLoadGraphData();
+  },
+  afterConfigureGraph(missingNodeTypes) {
+    state.lastMissing = [...(missingNodeTypes ?? [])];
+  },
+});
+
+// for the browser test and for other packs
+window.InstantIDMigration = { CUBIQ_NODE_TYPES, ROUTE, COMMAND_ID, PANEL_ID, state, convertCurrentWorkflow };
