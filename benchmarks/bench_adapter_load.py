@@ -35,7 +35,7 @@ print(before, peak)
 
 
 def main():
-    from adapter_fixtures import save_bin, save_safetensors
+    from instantid_testkit.adapter_fixtures import save_bin, save_safetensors
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         state = real_size_state(torch.float32)
         paths = [save_bin(state, os.path.join(tmp, "ip-adapter.bin")),

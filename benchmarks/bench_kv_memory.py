@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-import _common  # noqa: F401  (puts the repo root and tests/ on sys.path)
+import _common  # noqa: F401  (the pack and instantid_testkit importable)
 from _common import real_size_state
 from instantid_core.adapter_file import AdapterWeights
 from instantid_core.identity import compute_identity_kv, project_identity
@@ -75,13 +75,13 @@ def real_size():
 
 def tiny_comfy():
     """The bytes the installed patches hold after a real sampling run, or None without ComfyUI."""
-    import comfy_support as cs
+    from instantid_testkit import comfy_support as cs
     if cs.comfy_path() is None:
         print("part 2 skipped: ComfyUI not found (set COMFYUI_PATH=/path/to/ComfyUI)")
         return None
     cs.bootstrap_comfy(argv=("--cpu",))
-    import comfy_env
-    from prompts import full_chain
+    from instantid_testkit import comfy_env
+    from instantid_testkit.prompts import full_chain
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         return _tiny_run(cs, comfy_env.comfy_env(Path(tmp)), full_chain)
 

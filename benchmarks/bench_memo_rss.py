@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-import _common  # noqa: F401  (makes the repo and the test fixtures importable)
+import _common  # the pack and instantid_testkit importable; comfy_or_skip
 
 SIZE = dict(dim=640, depth=4, heads=10, num_queries=16, embedding_dim=512, output_dim=2048, ff_mult=4)
 
@@ -43,15 +43,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=24)
     opts = parser.parse_args()
-    import comfy_support as cs
-    if cs.comfy_path() is None:
-        print("SKIPPED: ComfyUI not found. Set COMFYUI_PATH=/path/to/ComfyUI (or run from ComfyUI/custom_nodes/).")
-        print("RESULT memo memory: skipped (no ComfyUI)")
+    cs = _common.comfy_or_skip("memo memory")
+    if cs is None:
         return
-    cs.bootstrap_comfy(argv=("--cpu",))
-    import comfy_env
-    from adapter_fixtures import adapter_state, save_safetensors
-    from prompts import all_in_one_chain, full_chain
+    from instantid_testkit import comfy_env
+    from instantid_testkit.adapter_fixtures import adapter_state, save_safetensors
+    from instantid_testkit.prompts import all_in_one_chain, full_chain
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         env = comfy_env.comfy_env(Path(tmp))
         import folder_paths

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import _common  # noqa: F401  (puts the repo root and tests/ on sys.path)
+import _common  # the pack and instantid_testkit importable; comfy_or_skip
 
 STEPS = 2
 
@@ -55,14 +55,11 @@ def run_case(cs, counter, make_prompt, label):
 
 
 def main():
-    import comfy_support as cs
-    if cs.comfy_path() is None:
-        print("SKIPPED: ComfyUI not found. Set COMFYUI_PATH=/path/to/ComfyUI (or run from ComfyUI/custom_nodes/).")
-        print("RESULT requeue: skipped (no ComfyUI)")
+    cs = _common.comfy_or_skip("requeue")
+    if cs is None:
         return
-    cs.bootstrap_comfy(argv=("--cpu",))
-    import comfy_env
-    from prompts import all_in_one_chain, full_chain
+    from instantid_testkit import comfy_env
+    from instantid_testkit.prompts import all_in_one_chain, full_chain
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         env = comfy_env.comfy_env(Path(tmp))
         counter = Counter()

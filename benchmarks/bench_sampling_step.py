@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-import _common  # noqa: F401  (puts the repo root and tests/ on sys.path)
+import _common  # the pack and instantid_testkit importable; comfy_or_skip
 
 TARGET = 1.10
 REAL_SDXL_UNET = {
@@ -132,7 +132,7 @@ def compare(label, base, patched, positive, negative, latent_hw, steps, pairs, p
 
 
 def tiny_case(cs, env, pairs, probe):
-    from prompts import full_chain
+    from instantid_testkit.prompts import full_chain
     result = cs.PromptRunner().run(full_chain(steps=1, seed=1))
     base, identity = result.output("ckpt", 0), result.output("proj")
     positive, negative = result.output("pos", 0), result.output("neg", 0)
@@ -173,7 +173,7 @@ def real_sdxl_unet():
     import comfy.model_management as mm
     import comfy.model_patcher
     import comfy.supported_models
-    import comfy_support as cs
+    from instantid_testkit import comfy_support as cs
     config = comfy.supported_models.SDXL(dict(REAL_SDXL_UNET))
     config.set_inference_dtype(torch.float32, None)
     model = config.get_model({}, device="cpu")
@@ -210,14 +210,11 @@ def main():
     parser.add_argument("--pairs", type=int, default=9, help="A/B pairs for the tiny model")
     parser.add_argument("--real-pairs", type=int, default=5, help="A/B pairs for the real-size UNet")
     ns = parser.parse_args()
-    import comfy_support as cs
-    if cs.comfy_path() is None:
-        print("SKIPPED: ComfyUI not found. Set COMFYUI_PATH=/path/to/ComfyUI (or run from ComfyUI/custom_nodes/).")
-        print("RESULT sampling step with/without identity attention: skipped (no ComfyUI)")
+    cs = _common.comfy_or_skip("sampling step with/without identity attention")
+    if cs is None:
         return
-    cs.bootstrap_comfy(argv=("--cpu",))
     import comfy.utils
-    import comfy_env
+    from instantid_testkit import comfy_env
     comfy.utils.PROGRESS_BAR_ENABLED = False
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:

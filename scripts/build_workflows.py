@@ -18,15 +18,20 @@ the room it takes after a run (Face Detect draws its face boxes, the Precision a
 their report, Save Image shows the picture), at the frontend's real node sizes (tests/test_browser_workflows.py
 checks both in a browser).
 """
+import importlib.util
 import json
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.append(str(ROOT))  # last: ComfyUI goes first, so `nodes` stays ComfyUI's
-import comfy_support as cs  # noqa: E402
+_kit = ROOT / "tests" / "instantid_testkit"  # the shared test fixtures, loaded by name (tests/ stays off sys.path)
+_spec = importlib.util.spec_from_file_location("instantid_testkit", _kit / "__init__.py",
+                                               submodule_search_locations=[str(_kit)])
+sys.modules["instantid_testkit"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sys.modules["instantid_testkit"])
+from instantid_testkit import comfy_support as cs  # noqa: E402
 
 from instantid_core.antelope_files import ANTELOPE_DIRNAME, ANTELOPE_FILES  # noqa: E402
 from instantid_core.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries  # noqa: E402

@@ -198,12 +198,12 @@ def identity_terms(env, patched_model, q_dtype, q_device, refs, adapter_name):
 def run_rows(flags, tmp: Path):
     import torch
 
-    import comfy_support as cs
+    from instantid_testkit import comfy_support as cs
     boot = cs.bootstrap_comfy(argv=tuple(flags))  # first: comfy_env's own ("--cpu",) call then returns this
-    import comfy_env
+    from instantid_testkit import comfy_env
     env = comfy_env.comfy_env(tmp)
     import comfy.model_management as mm
-    from prompts import full_chain
+    from instantid_testkit.prompts import full_chain
 
     args = boot["args"]
     files = write_adapter_variants(Path(tmp) / "models" / "instantid")

@@ -4,7 +4,7 @@ import pickle
 import pytest
 import torch
 
-from adapter_fixtures import SDXL_HIDDEN, TINY, adapter_state, save_bin, save_safetensors
+from instantid_testkit.adapter_fixtures import SDXL_HIDDEN, TINY, adapter_state, save_bin, save_safetensors
 from instantid_core.adapter_file import load_adapter
 from instantid_core.errors import AdapterFormatError
 from instantid_core.instantid_model import InstantIDModel, load_instantid_model

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import comfy_support as cs
-from adapter_fixtures import adapter_state, save_safetensors
-from comfy_env import TINY_PROJ, comfy_env
-from prompts import full_chain
+from instantid_testkit import comfy_support as cs
+from instantid_testkit.adapter_fixtures import adapter_state, save_safetensors
+from instantid_testkit.comfy_env import TINY_PROJ, comfy_env
+from instantid_testkit.prompts import full_chain
 
 APPLY = "Apply InstantID + IdentityNet"
 
@@ -143,7 +143,7 @@ def test_runner_refuses_non_images_and_leaves_nothing_staged(env, tmp_path):
     secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
     good = tmp_path / "face.png"
     from PIL import Image
-    from comfy_env import face_photo
+    from instantid_testkit.comfy_env import face_photo
     Image.fromarray(face_photo()).save(good)
     workflow = Path(__file__).resolve().parents[1] / "workflows" / "instantid_pose_from_photo.json"
     with pytest.raises(headless.RunnerError) as exc:  # the face is staged first, then the pose fails
@@ -164,7 +164,7 @@ def test_runner_refuses_non_finite_set_values(env, raw):
 def test_runner_prints_each_node_with_its_title_and_progress(env, tmp_path, capsys):
     from runner import headless
     from PIL import Image
-    from comfy_env import face_photo
+    from instantid_testkit.comfy_env import face_photo
     face = tmp_path / "me.png"
     Image.fromarray(face_photo()).save(face)
     workflow = Path(__file__).resolve().parents[1] / "workflows" / "instantid_basic_portrait.json"

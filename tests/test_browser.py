@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-import comfy_support as cs
+from instantid_testkit import comfy_support as cs
 from browser_support import (ADAPTER, CHECKPOINT, CONTROLNET, FACE_FILE, Chromium, ComfyServer, colour_count, crop,
-                             find_chromium, load_png, near)
+                             find_chromium, load_png, near, open_app)
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPO / "workflows").glob("*.json"))
@@ -126,14 +126,7 @@ def ui(tmp_path_factory):
     browser = Chromium(CHROMIUM)
     try:
         browser.start()
-        page = browser.new_page()
-        page.send("Page.navigate", url=server.url)
-        # ready = the app has registered the nodes and loaded its start-up workflow (else that load could
-        # replace the graph the tests build)
-        page.wait_for("!!(window.LiteGraph && window.comfyAPI?.app?.app?.canvas && "
-                      "window.comfyAPI.app.app.graph?.nodes?.length > 0)", timeout=90, what="the ComfyUI app")
-        page.pump(1.0)
-        page.js((Path(__file__).parent / "browser_support" / "driver.js").read_text())
+        page = open_app(browser, server)
         print(f"\n[browser test] server + browser + UI ready in {time.perf_counter() - t0:.1f} s; "
               f"screenshots in {tmp / 'screens'}")
         yield UI(server, browser, page, tmp / "screens")

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-import comfy_support as cs
+from instantid_testkit import comfy_support as cs
 import cubiq_examples as ex
 import third_party
-from browser_support import Chromium, ComfyServer, find_chromium
+from browser_support import Chromium, ComfyServer, find_chromium, open_app
 from instantid_core.cubiq_workflows import CUBIQ_NODE_TYPES, migrate_workflow
 
 TESTS = Path(__file__).resolve().parent
@@ -121,12 +121,7 @@ def start_browser(tmp: Path, packs) -> Browser:
     chromium = Chromium(CHROMIUM)
     try:
         chromium.start()
-        page = chromium.new_page()
-        page.send("Page.navigate", url=server.url)
-        page.wait_for("!!(window.LiteGraph && window.comfyAPI?.app?.app?.canvas && window.InstantIDMigration && "
-                      "window.comfyAPI.app.app.graph?.nodes?.length > 0)", timeout=90, what="the ComfyUI app")
-        page.pump(1.0)
-        page.js((TESTS / "browser_support" / "driver.js").read_text())
+        page = open_app(chromium, server, also_ready="window.InstantIDMigration")
     except BaseException:
         chromium.stop()
         server.stop()

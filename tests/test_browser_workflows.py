@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-import comfy_support as cs
-from browser_support import ADAPTER, CHECKPOINT, CONTROLNET, FACE_FILE, Chromium, ComfyServer, find_chromium
+from instantid_testkit import comfy_support as cs
+from browser_support import ADAPTER, CHECKPOINT, CONTROLNET, FACE_FILE, Chromium, ComfyServer, find_chromium, open_app
 from test_workflows import backward_links, overlaps
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,12 +85,7 @@ def _session(tmp_path_factory, chromium, name, tiny_models):
     if tiny_models:  # before the page loads, so LoadImage lists them
         for image in INPUT_IMAGES:
             shutil.copyfile(server.base / "input" / FACE_FILE, server.base / "input" / image)
-    page = chromium.new_page()
-    page.send("Page.navigate", url=server.url)
-    page.wait_for("!!(window.LiteGraph && window.comfyAPI?.app?.app?.canvas && "
-                  "window.comfyAPI.app.app.graph?.nodes?.length > 0)", timeout=90, what="the ComfyUI app")
-    page.pump(1.0)
-    page.js((Path(__file__).parent / "browser_support" / "driver.js").read_text())
+    page = open_app(chromium, server)
     print(f"\n[browser workflows] {name}: server + UI ready in {time.perf_counter() - t0:.1f} s")
     return Session(server, page, tmp / "screens")
 

@@ -16,11 +16,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import comfy_support as cs
+from instantid_testkit import comfy_support as cs
 import third_party
-from adapter_fixtures import REAL, image_proj_state
+from instantid_testkit.adapter_fixtures import REAL, image_proj_state
 from browser_support import ADAPTER, CHECKPOINT, CONTROLNET, FACE_FILE, ComfyServer
-from comfy_env import ROOT, SKIP_REASON
+from instantid_testkit.comfy_env import ROOT, SKIP_REASON
 from runner.workflow_format import ui_to_api
 
 OURS = ("InstantIDPrecision_FaceAnalysisLoader", "InstantIDPrecision_FaceDetect", "InstantIDPrecision_FaceKeypoints",

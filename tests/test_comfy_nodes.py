@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import comfy_support as cs
-from comfy_env import comfy_env
-from prompts import all_in_one_chain, full_chain
+from instantid_testkit import comfy_support as cs
+from instantid_testkit.comfy_env import comfy_env
+from instantid_testkit.prompts import all_in_one_chain, full_chain
 
 
 @pytest.fixture(scope="module")

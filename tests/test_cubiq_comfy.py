@@ -23,10 +23,10 @@ import pytest
 import torch
 from PIL import Image
 
-import comfy_support as cs
+from instantid_testkit import comfy_support as cs
 import cubiq_examples as ex
 import third_party
-from comfy_env import ROOT, comfy_env, face_photo
+from instantid_testkit.comfy_env import ROOT, comfy_env, face_photo
 from instantid_core.cubiq_workflows import (APPLY, CUBIQ_NODE_TYPES, FACE_DETECT, PROJECTION, SET_MASK,
                                             migrate_workflow)
 from runner import headless

@@ -3,7 +3,7 @@ import re
 import torch
 from safetensors.torch import save_file
 
-from adapter_fixtures import adapter_state, save_bin
+from instantid_testkit.adapter_fixtures import adapter_state, save_bin
 from instantid_core.doctor import OK, PROBLEM, WARN, run_doctor
 from instantid_core.model_catalog import files_for
 

@@ -11,7 +11,7 @@ import pytest
 try:
     from . import fixtures_onnx as F
 except ImportError:  # tests/ is not a package
-    import fixtures_onnx as F
+    from instantid_testkit import fixtures_onnx as F
 
 from instantid_core.antelope_files import AntelopeFilesError
 from instantid_core.errors import InstantIDError

@@ -14,10 +14,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import comfy_support as cs
+from instantid_testkit import comfy_support as cs
 import third_party
-from comfy_env import comfy_env
-from prompts import full_chain
+from instantid_testkit.comfy_env import comfy_env
+from instantid_testkit.prompts import full_chain
 
 ORDERS = {"ours_then_ipadapter": ("ours", "ipadapter"), "ipadapter_then_ours": ("ipadapter", "ours")}
 CONTEXT = cs.TINY_CONTEXT_DIM

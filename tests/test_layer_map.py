@@ -1,6 +1,6 @@
 import pytest
 
-from adapter_fixtures import SDXL_HIDDEN
+from instantid_testkit.adapter_fixtures import SDXL_HIDDEN
 from instantid_core.errors import LayerMismatchError
 from instantid_core.layer_map import CrossAttentionLayer as L, map_layers
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from comfy_env import ROOT, comfy_env
+from instantid_testkit.comfy_env import ROOT, comfy_env
 from runner.workflow_format import ui_to_api
 
 WORKFLOW = ROOT / "workflows" / "instantid_basic_portrait.json"
@@ -15,7 +15,7 @@ WORKFLOW = ROOT / "workflows" / "instantid_basic_portrait.json"
 def env(tmp_path_factory):
     env = comfy_env(tmp_path_factory.mktemp("comfy_choice"))
     from PIL import Image
-    from comfy_env import face_photo
+    from instantid_testkit.comfy_env import face_photo
     env.face = env.tmp / "me.png"
     Image.fromarray(face_photo()).save(env.face)
     return env

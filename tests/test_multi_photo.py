@@ -2,7 +2,7 @@
 sequence ([1, N, 512] -> 16 tokens), positive and negative (zeros of the same shape) alike."""
 import torch
 
-from adapter_fixtures import REAL, image_proj_state
+from instantid_testkit.adapter_fixtures import REAL, image_proj_state
 from instantid_core.identity import COMBINE_MODES, combine_embeddings, project_identity
 from instantid_core.instantid_model import InstantIDModel
 from instantid_core.resampler import ResamplerConfig

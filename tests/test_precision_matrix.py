@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import comfy_support as cs
+from instantid_testkit import comfy_support as cs
 
 TESTS = Path(__file__).resolve().parent
 CHILD = TESTS / "matrix_child.py"
@@ -135,7 +135,7 @@ def summary(rows) -> str:
 @pytest.mark.parametrize("flags", _params())
 def test_precision_matrix(flags, tmp_path):
     if cs.comfy_path() is None:
-        from comfy_env import SKIP_REASON
+        from instantid_testkit.comfy_env import SKIP_REASON
         pytest.skip(SKIP_REASON)
     header, rows, done, proc = run_child(flags, tmp_path)
     log_tail = (proc.stdout[-3000:] + "\n--- stderr ---\n" + proc.stderr[-6000:])

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from comfy_env import ROOT, comfy_env, face_photo
+from instantid_testkit.comfy_env import ROOT, comfy_env, face_photo
 from instantid_core.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries
 from runner.workflow_format import is_widget, ui_to_api, widget_value_map
 
@@ -243,7 +243,7 @@ def test_cli_runs_a_workflow_end_to_end(env, tmp_path):
     (base / "custom_nodes").mkdir(parents=True)
     # a test-only custom node: ComfyUI must recognise the tiny SDXL family in that process too
     (base / "custom_nodes" / "tiny_sdxl_family.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\nimport comfy_support\n"
+        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\nfrom instantid_testkit import comfy_support\n"
         "comfy_support.register_tiny_sdxl()\nNODE_CLASS_MAPPINGS = {}\n")
     out = tmp_path / "portrait.png"
     cmd = [sys.executable, str(ROOT), "--comfy-args", f"--cpu --base-directory {base}", "run",
@@ -266,7 +266,8 @@ def test_doctor_node_and_cli_doctor_report_configured_folders(env):
     out = nodes.NODE_CLASS_MAPPINGS["InstantIDPrecision_ModelDoctor"]().check(False)
     text = out["ui"]["text"][0]
     assert out["result"][0] == text and "InstantID model doctor" in text
-    assert "[ ok ] InstantID adapter" in text and "ip-adapter.safetensors" in text
+    # other tests add adapters to the shared models folder: any valid one is the doctor's answer
+    assert re.search(r"\[ ok \] InstantID adapter: \S+/instantid/\S+\.safetensors \(\d+ identity layers", text), text
     assert "[ ok ] IdentityNet ControlNet" in text
     # the tiny ONNX files are not the published ones: reported with the size to expect, and what to do
     assert "[FAIL] antelopev2" in text and "the published file is" in text

@@ -36,7 +36,7 @@ def pack_dir(name: str) -> Path:
 
 def load_into_comfy(path: Path) -> str:
     """Import a pack into this process's ComfyUI the way ComfyUI does at start-up; returns its sys.modules name."""
-    import comfy_support as cs
+    from instantid_testkit import comfy_support as cs
 
     name = str(path).replace(".", "_x_")  # ComfyUI's module name for a pack folder (nodes.load_custom_node)
     if name not in sys.modules:

@@ -22,10 +22,10 @@ def _write_models(base: Path) -> None:
     import numpy as np
     from PIL import Image
 
-    import comfy_support as cs
-    import fixtures_onnx
-    from adapter_fixtures import adapter_state, save_safetensors
-    from comfy_env import TINY_PROJ, face_photo
+    from instantid_testkit import comfy_support as cs
+    from instantid_testkit import fixtures_onnx
+    from instantid_testkit.adapter_fixtures import adapter_state, save_safetensors
+    from instantid_testkit.comfy_env import TINY_PROJ, face_photo
 
     models = base / "models"
     dirs = {name: models / name for name in ("checkpoints", "controlnet", "instantid", "insightface")}
@@ -46,7 +46,7 @@ def setup(base: str, models: bool = True) -> None:
     t = time.perf_counter()
     status = {"ok": True}
     try:
-        import comfy_support as cs
+        from instantid_testkit import comfy_support as cs
         cs.register_tiny_sdxl()
         if models:
             _write_models(base)

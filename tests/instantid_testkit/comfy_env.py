@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import comfy_support as cs
-import fixtures_onnx
-from adapter_fixtures import adapter_state, save_safetensors
+from . import comfy_support as cs
+from . import fixtures_onnx
+from .adapter_fixtures import adapter_state, save_safetensors
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository (the pack)
 SKIP_REASON = ("ComfyUI not found. To run the ComfyUI tests: fetch ComfyUI (github:Comfy-Org/ComfyUI), then "
                "`COMFYUI_PATH=/path/to/ComfyUI bash scripts/test.sh`, or run the tests with the pack inside "
                "ComfyUI/custom_nodes/")

@@ -1,9 +1,9 @@
 """Test support for running the pack against a real ComfyUI, in-process and CPU-only.
 
-Nothing here imports ComfyUI at import time. Typical use (import as ``comfy_support`` with ``tests/`` on
-sys.path — ComfyUI has its own top-level ``tests`` package, so do not import this as ``tests.comfy_support``)::
+Nothing here imports ComfyUI at import time. Typical use (ComfyUI has its own top-level ``tests`` package, so
+the fixtures live in the named package ``instantid_testkit``, not under ``tests.``)::
 
-    import comfy_support as cs
+    from instantid_testkit import comfy_support as cs
     root = cs.comfy_path()                  # $COMFYUI_PATH or <ComfyUI>/custom_nodes/<pack>/..; None -> skip
     cs.bootstrap_comfy(root, argv=("--cpu",))
     cs.register_tiny_sdxl()                 # let ComfyUI's loaders recognise the tiny SDXL family

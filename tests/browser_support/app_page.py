@@ -1,0 +1,20 @@
+"""Open ComfyUI's frontend in a Chromium page and make it ready for a test: the app has registered the nodes and
+loaded its start-up workflow (else that load could replace the graph a test builds), and the in-page node
+driver (driver.js, as ``__iid``) is installed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+DRIVER = Path(__file__).resolve().parent / "driver.js"
+APP_READY = ("window.LiteGraph && window.comfyAPI?.app?.app?.canvas && "
+             "window.comfyAPI.app.app.graph?.nodes?.length > 0")
+
+
+def open_app(chromium, server, also_ready: str = ""):
+    """A new page on ``server``'s UI, waited for until the app (and ``also_ready``, a JS condition) is ready."""
+    page = chromium.new_page()
+    page.send("Page.navigate", url=server.url)
+    page.wait_for(f"!!({APP_READY}{' && ' + also_ready if also_ready else ''})", timeout=90, what="the ComfyUI app")
+    page.pump(1.0)
+    page.js(DRIVER.read_text())
+    return page
