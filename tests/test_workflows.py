@@ -259,6 +259,13 @@ def test_cli_runs_a_workflow_end_to_end(env, tmp_path):
     assert missing.returncode == 2
     assert "'missing.bin' is not in" in missing.stderr and "InstantID model doctor" in missing.stderr
     assert "running node" not in missing.stdout  # stopped before executing anything
+    # `doctor <workflow>`: exactly the files that workflow names (ip-adapter.bin is not among the test models)
+    doctor = subprocess.run([sys.executable, str(ROOT), "--comfy-args", f"--cpu --base-directory {base}", "doctor",
+                             "workflows/instantid_basic_portrait.json"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env=envvars)
+    assert doctor.returncode == 1, doctor.stdout[-3000:] + doctor.stderr[-3000:]
+    adapter_line = next(line for line in doctor.stdout.splitlines() if "InstantID adapter" in line)
+    assert adapter_line.startswith("[FAIL]") and "ip-adapter.bin" in doctor.stdout and " download" in doctor.stdout
 
 
 def test_doctor_node_and_cli_doctor_report_configured_folders(env):
