@@ -30,6 +30,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from .widget_specs import frontend_extras, is_widget, spec_parts
+
 FACE_ANALYSIS_LOADER = "InstantIDPrecision_FaceAnalysisLoader"
 FACE_DETECT = "InstantIDPrecision_FaceDetect"
 FACE_KEYPOINTS = "InstantIDPrecision_FaceKeypoints"
@@ -61,8 +63,6 @@ COMBINE = {"average": "average", "norm average": "norm_average", "concat": "conc
 REFERENCE_DETECT = {"selection": "largest", "face_index": 0, "on_no_face": "skip image"}
 KEYPOINT_SOURCES = {"FaceKeypointsPreprocessor", FACE_KEYPOINTS}  # outputs that are keypoint drawings, not photos
 VIRTUAL = {"Reroute", "PrimitiveNode", "Note", "MarkdownNote"}
-WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
-SEED_NAMES = {"seed", "noise_seed"}
 
 _SET_MASK_DEFINITION = {  # used when the caller's definitions do not include ComfyUI's core node
     "input": {"required": {"conditioning": ("CONDITIONING",), "mask": ("MASK",),
@@ -125,18 +125,6 @@ def needs_migration(workflow: Mapping) -> bool:
 
 # --- this pack's node definitions (/object_info shape) ---------------------------------------------------------
 
-def _spec_parts(spec: Any) -> Tuple[Any, dict]:
-    spec = spec if isinstance(spec, (list, tuple)) else (spec,)
-    kind = spec[0] if spec else None
-    opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
-    return kind, opts
-
-
-def _is_widget(spec: Any) -> bool:
-    kind, opts = _spec_parts(spec)
-    return not opts.get("forceInput") and (isinstance(kind, (list, tuple)) or kind in WIDGET_TYPES)
-
-
 def _inputs(defn: Mapping) -> Iterator[Tuple[str, Any]]:
     """(name, spec) of every required then optional input, in declaration order."""
     sections = defn.get("input") or {}
@@ -149,14 +137,14 @@ def _inputs(defn: Mapping) -> Iterator[Tuple[str, Any]]:
 
 
 def _choices(spec: Any) -> List[Any]:
-    kind, opts = _spec_parts(spec)
+    kind, opts = spec_parts(spec)
     if isinstance(kind, (list, tuple)):
         return list(kind)
     return list(opts.get("options") or []) if kind == "COMBO" else []
 
 
 def _default(spec: Any) -> Any:
-    kind, opts = _spec_parts(spec)
+    kind, opts = spec_parts(spec)
     if "default" in opts:
         return opts["default"]
     if _choices(spec):
@@ -166,19 +154,8 @@ def _default(spec: Any) -> Any:
     return {"INT": opts.get("min", 0), "FLOAT": opts.get("min", 0.0), "STRING": "", "BOOLEAN": False}.get(kind)
 
 
-def _frontend_extras(name: str, spec: Any) -> List[Any]:
-    """Values the frontend stores after a widget's own (seed control, upload button)."""
-    kind, opts = _spec_parts(spec)
-    extras = []
-    if kind == "INT" and (name in SEED_NAMES or opts.get("control_after_generate")):
-        extras.append("fixed")
-    if opts.get("image_upload"):
-        extras.append("image")
-    return extras
-
-
 def _link_type(spec: Any) -> str:
-    kind, _ = _spec_parts(spec)
+    kind, _ = spec_parts(spec)
     return "COMBO" if isinstance(kind, (list, tuple)) else str(kind)
 
 
@@ -458,13 +435,13 @@ class _Graph:
 # --- building this pack's nodes -----------------------------------------------------------------------------------
 
 def _new_node(node_id, part: _Part, defn: Mapping, cubiq: Mapping) -> dict:
-    link_inputs = [(n, s) for n, s in _inputs(defn) if not _is_widget(s)]
-    widgets = [(n, s) for n, s in _inputs(defn) if _is_widget(s)]
+    link_inputs = [(n, s) for n, s in _inputs(defn) if not is_widget(s)]
+    widgets = [(n, s) for n, s in _inputs(defn) if is_widget(s)]
     outs = _outputs(defn)
     values: List[Any] = []
     for name, spec in widgets:
         values.append(part.widgets.get(name, _default(spec)))
-        values += _frontend_extras(name, spec)
+        values += frontend_extras(name, spec)
     rows = max(len(link_inputs), len(outs))
     node = {"id": node_id, "type": part.type, "pos": [0, 0], "size": [315, rows * 20 + len(widgets) * 24 + 14],
             "flags": {}, "order": cubiq.get("order", 0), "mode": cubiq.get("mode", 0),
@@ -486,7 +463,7 @@ def _input_slot(node: dict, defn: Mapping, name: str) -> Optional[int]:
         if inp["name"] == name:
             return i
     spec = dict(_inputs(defn)).get(name)
-    if spec is None or not _is_widget(spec):
+    if spec is None or not is_widget(spec):
         return None
     node["inputs"].append({"name": name, "type": _link_type(spec), "link": None, "widget": {"name": name}})
     return len(node["inputs"]) - 1
@@ -496,9 +473,9 @@ def _check_widgets(node: dict, defn: Mapping, part: _Part, unchecked: Sequence[s
     """Values are carried exactly; one that the node would refuse is reported, a choice it lacks is replaced."""
     values = node["widgets_values"]
     i = 0
-    for name, spec in (p for p in _inputs(defn) if _is_widget(p[1])):
+    for name, spec in (p for p in _inputs(defn) if is_widget(p[1])):
         value, choices = values[i], _choices(spec)
-        _, opts = _spec_parts(spec)
+        _, opts = spec_parts(spec)
         if name in part.widgets and name not in unchecked:
             if choices and value not in choices:
                 values[i] = _default(spec)
@@ -507,7 +484,7 @@ def _check_widgets(node: dict, defn: Mapping, part: _Part, unchecked: Sequence[s
                     ("min" in opts and value < opts["min"]) or ("max" in opts and value > opts["max"])):
                 say("warning", f"{name} {value} is outside {part.type}'s range {opts.get('min')}..{opts.get('max')}; "
                                f"kept as it was, but ComfyUI will refuse it until it is changed")
-        i += 1 + len(_frontend_extras(name, spec))
+        i += 1 + len(frontend_extras(name, spec))
 
 
 def _cubiq_values(node: Mapping, say) -> Dict[str, Any]:

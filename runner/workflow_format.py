@@ -10,22 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+from instantid_core.widget_specs import frontend_extras, is_widget  # noqa: F401 (is_widget re-exported)
+
 VIRTUAL = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 MUTED, BYPASSED = 2, 4
-SEED_NAMES = {"seed", "noise_seed"}
 
 
 class WorkflowFormatError(ValueError):
     pass
-
-
-def is_widget(spec: Any) -> bool:
-    kind = spec[0] if isinstance(spec, (list, tuple)) and spec else spec
-    opts = spec[1] if isinstance(spec, (list, tuple)) and len(spec) > 1 and isinstance(spec[1], dict) else {}
-    if opts.get("forceInput"):
-        return False
-    return isinstance(kind, (list, tuple)) or kind in WIDGET_TYPES
 
 
 def widget_inputs(input_types: Mapping) -> List[Tuple[str, Any]]:
@@ -40,14 +32,7 @@ def widget_inputs(input_types: Mapping) -> List[Tuple[str, Any]]:
 
 def extra_widget_values(name: str, spec: Any) -> int:
     """How many frontend-only values follow this widget's value in widgets_values."""
-    opts = spec[1] if isinstance(spec, (list, tuple)) and len(spec) > 1 and isinstance(spec[1], dict) else {}
-    kind = spec[0] if isinstance(spec, (list, tuple)) else spec
-    extra = 0
-    if kind == "INT" and (name in SEED_NAMES or opts.get("control_after_generate")):
-        extra += 1
-    if opts.get("image_upload") or opts.get("video_upload") or opts.get("audio_upload"):
-        extra += 1
-    return extra
+    return len(frontend_extras(name, spec))
 
 
 def widget_value_map(input_types: Mapping, values: Any) -> Dict[str, Any]:

@@ -35,7 +35,7 @@ from instantid_testkit import comfy_support as cs  # noqa: E402
 
 from instantid_core.antelope_files import ANTELOPE_DIRNAME, ANTELOPE_FILES  # noqa: E402
 from instantid_core.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries  # noqa: E402
-from runner.workflow_format import extra_widget_values, is_widget  # noqa: E402
+from instantid_core.widget_specs import frontend_extras, is_widget  # noqa: E402
 
 try:
     import tomllib
@@ -125,7 +125,7 @@ class Graph:
                     opts = s[1] if len(s) > 1 else {}
                     widgets[name] = opts.get("default", s[0][0] if isinstance(s[0], (list, tuple)) else None)
                 values.append(widgets[name])
-                values += ["fixed" if s[0] == "INT" else "image"][: extra_widget_values(name, s)]
+                values += frontend_extras(name, s)
         names = getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES
         properties = {"Node name for S&R": type_, **self._origin(type_)}
         if models:

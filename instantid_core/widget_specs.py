@@ -1,0 +1,35 @@
+"""How ComfyUI's frontend lays out a node's widgets, read from the node's input spec (INPUT_TYPES / /object_info):
+which inputs are widgets, and which frontend-only values follow a widget's own in ``widgets_values``. Shared by the
+workflow converter here and the runner's UI -> API conversion; plain data, no ComfyUI."""
+from __future__ import annotations
+
+from typing import Any, List, Tuple
+
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+SEED_NAMES = {"seed", "noise_seed"}
+UPLOADS = ("image_upload", "video_upload", "audio_upload")
+
+
+def spec_parts(spec: Any) -> Tuple[Any, dict]:
+    """(kind, options) of an input spec such as ("INT", {...}), (["a", "b"],) or "MODEL"."""
+    spec = spec if isinstance(spec, (list, tuple)) else (spec,)
+    kind = spec[0] if spec else None
+    opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+    return kind, opts
+
+
+def is_widget(spec: Any) -> bool:
+    kind, opts = spec_parts(spec)
+    return not opts.get("forceInput") and (isinstance(kind, (list, tuple)) or kind in WIDGET_TYPES)
+
+
+def frontend_extras(name: str, spec: Any) -> List[Any]:
+    """The values the frontend stores right after this widget's own: a seed's 'control after generate' mode, an
+    upload button's placeholder."""
+    kind, opts = spec_parts(spec)
+    extras = []
+    if kind == "INT" and (name in SEED_NAMES or opts.get("control_after_generate")):
+        extras.append("fixed")
+    if any(opts.get(u) for u in UPLOADS):
+        extras.append("image")
+    return extras
