@@ -19,20 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from instantid_testkit import comfy_support as cs
-from browser_support import (ADAPTER, CHECKPOINT, CONTROLNET, FACE_FILE, Chromium, ComfyServer, colour_count, crop,
-                             find_chromium, load_png, near, open_app)
+from browser_support import (ADAPTER, CHECKPOINT, CHROMIUM, COMFY, CONTROLNET, FACE_FILE, Chromium, ComfyServer,
+                             colour_count, crop, load_png, near, needs_browser, open_app)
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPO / "workflows").glob("*.json"))
-COMFY = cs.comfy_path()
-CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    COMFY is None or CHROMIUM is None,
-    reason="browser test: needs ComfyUI and Chromium. Enable with `apt-get install chromium` (or CHROMIUM=/path/to/"
-           "chrome) and `COMFYUI_PATH=/path/to/ComfyUI bash scripts/test.sh` (ComfyUI's requirements, including "
-           f"comfyui-frontend-package, in the test venv). Now: ComfyUI {'found' if COMFY else 'not found'}, Chromium "
-           f"{'found' if CHROMIUM else 'not found'}.")
+pytestmark = needs_browser
 
 OUR_NODES = {
     "InstantIDPrecision_FaceAnalysisLoader": "InstantID Face Analysis (insightface)",

@@ -21,20 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from instantid_testkit import comfy_support as cs
 import cubiq_examples as ex
 import third_party
-from browser_support import Chromium, ComfyServer, find_chromium, open_app
+from browser_support import CHROMIUM, COMFY, Chromium, ComfyServer, needs_browser, open_app
 from instantid_core.cubiq_workflows import CUBIQ_NODE_TYPES, migrate_workflow
 
 TESTS = Path(__file__).resolve().parent
-COMFY = cs.comfy_path()
-CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    COMFY is None or CHROMIUM is None,
-    reason="browser test: needs ComfyUI and Chromium. Enable with `apt-get install chromium` (or CHROMIUM=/path/to/"
-           "chrome) and `COMFYUI_PATH=/path/to/ComfyUI bash scripts/test.sh`. Now: ComfyUI "
-           f"{'found' if COMFY else 'not found'}, Chromium {'found' if CHROMIUM else 'not found'}.")
+pytestmark = needs_browser
 
 EXTENSION_URL = "/extensions/comfyui-instantid/migrate_cubiq.js"
 ROUTE = "/instantid_precision/migrate"

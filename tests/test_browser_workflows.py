@@ -21,19 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from instantid_testkit import comfy_support as cs
-from browser_support import ADAPTER, CHECKPOINT, CONTROLNET, FACE_FILE, Chromium, ComfyServer, find_chromium, open_app
+from browser_support import (ADAPTER, CHECKPOINT, CHROMIUM, COMFY, CONTROLNET, FACE_FILE, Chromium, ComfyServer,
+                             needs_browser, open_app)
 from test_workflows import backward_links, overlaps
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPO / "workflows").glob("*.json"))
-COMFY = cs.comfy_path()
-CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    COMFY is None or CHROMIUM is None,
-    reason="browser test: needs ComfyUI (COMFYUI_PATH, with comfyui-frontend-package in the test venv) and "
-           f"Chromium (or CHROMIUM=/path/to/chrome). Now: ComfyUI {'found' if COMFY else 'not found'}, Chromium "
-           f"{'found' if CHROMIUM else 'not found'}.")
+pytestmark = needs_browser
 
 # the input images the workflows name; the test server has only the face photo, copied under these names
 INPUT_IMAGES = ("face_b.png", "face_2.png", "pose.png", "pose_two.png", "depth.png")

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from instantid_testkit import comfy_support as cs
+from .cdp import find_chromium
+
 DRIVER = Path(__file__).resolve().parent / "driver.js"
 APP_READY = ("window.LiteGraph && window.comfyAPI?.app?.app?.canvas && "
              "window.comfyAPI.app.app.graph?.nodes?.length > 0")
@@ -18,3 +23,14 @@ def open_app(chromium, server, also_ready: str = ""):
     page.pump(1.0)
     page.js(DRIVER.read_text())
     return page
+
+
+COMFY = cs.comfy_path()
+CHROMIUM = find_chromium()
+# every browser test module: `pytestmark = needs_browser`
+needs_browser = pytest.mark.skipif(
+    COMFY is None or CHROMIUM is None,
+    reason="browser test: needs ComfyUI and Chromium. Enable with `apt-get install chromium` (or CHROMIUM=/path/to/"
+           "chrome) and `COMFYUI_PATH=/path/to/ComfyUI bash scripts/test.sh` (ComfyUI's requirements, including "
+           f"comfyui-frontend-package, in the test venv). Now: ComfyUI {'found' if COMFY else 'not found'}, Chromium "
+           f"{'found' if CHROMIUM else 'not found'}.")
