@@ -397,8 +397,8 @@ def _real_examples():
     root = os.environ.get("INSTANTID_THIRD_PARTY")
     folder = Path(root or "") / "ComfyUI_InstantID" / "examples"
     if not root or not folder.is_dir():
-        pytest.skip("INSTANTID_THIRD_PARTY is not set to a folder holding cubiq's ComfyUI_InstantID; "
-                    "the generated examples were not compared with the real files")
+        pytest.skip("needs the third-party pack sources: INSTANTID_THIRD_PARTY is not set to a folder holding "
+                    "cubiq's ComfyUI_InstantID; the generated examples were not compared with the real files")
     return folder
 
 
