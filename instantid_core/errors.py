@@ -46,3 +46,7 @@ class FaceAnalysisError(InstantIDError, ValueError):
 
 class AntelopeFilesError(InstantIDError, ValueError):
     """antelopev2 is missing, misplaced or damaged; the message says how to fix it (files, not node inputs)."""
+
+
+class CubiqMigrationError(InstantIDError, ValueError):
+    """A workflow, or the node definitions, cannot be read for conversion; the message names what is missing."""

@@ -3,7 +3,7 @@ which inputs are widgets, and which frontend-only values follow a widget's own i
 workflow converter here and the runner's UI -> API conversion; plain data, no ComfyUI."""
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 SEED_NAMES = {"seed", "noise_seed"}
@@ -33,3 +33,15 @@ def frontend_extras(name: str, spec: Any) -> List[Any]:
     if any(opts.get(u) for u in UPLOADS):
         extras.append("image")
     return extras
+
+
+def node_definition(node_class) -> Dict[str, Any]:
+    """A node class described the way ComfyUI's /object_info does (inputs with their order, outputs and their
+    names), from the class alone: INPUT_TYPES / RETURN_TYPES (which ComfyUI's V3 classes offer too), else a V3
+    class's own GET_NODE_INFO_V1."""
+    if not hasattr(node_class, "INPUT_TYPES") and hasattr(node_class, "GET_NODE_INFO_V1"):
+        return node_class.GET_NODE_INFO_V1()
+    inputs = node_class.INPUT_TYPES()
+    outputs = list(node_class.RETURN_TYPES)
+    return {"input": inputs, "input_order": {section: list(specs) for section, specs in inputs.items()},
+            "output": outputs, "output_name": list(getattr(node_class, "RETURN_NAMES", None) or outputs)}

@@ -13,6 +13,7 @@ from dataclasses import asdict
 
 from ..instantid_core.cubiq_workflows import (SET_MASK, CubiqMigrationError, migrate_workflow,
                                               migration_report_text)
+from ..instantid_core.widget_specs import node_definition
 from .node_base import ID_PREFIX
 
 ROUTE = "/instantid_precision/migrate"
@@ -24,18 +25,8 @@ def live_definitions() -> dict:
     ConditioningSetMask it adds for masked prompts (the only node types it creates)."""
     import nodes as comfy_nodes
 
-    definitions = {}
-    for name, cls in comfy_nodes.NODE_CLASS_MAPPINGS.items():
-        if not (name.startswith(ID_PREFIX) or name == SET_MASK):
-            continue
-        if hasattr(cls, "GET_NODE_INFO_V1"):  # a V3 node describes itself in /object_info's shape
-            definitions[name] = cls.GET_NODE_INFO_V1()
-            continue
-        inputs = cls.INPUT_TYPES()
-        definitions[name] = {"input": inputs, "input_order": {k: list(v) for k, v in inputs.items()},
-                             "output": list(cls.RETURN_TYPES),
-                             "output_name": list(getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES)}
-    return definitions
+    return {name: node_definition(cls) for name, cls in comfy_nodes.NODE_CLASS_MAPPINGS.items()
+            if name.startswith(ID_PREFIX) or name == SET_MASK}
 
 
 def migrate_payload(body) -> dict:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from instantid_core.cubiq_workflows import migrate_workflow, migration_report_text, needs_migration
+from instantid_core.widget_specs import node_definition
 from runner.executor import PromptError, PromptRunner
 from runner.model_choice import choose_models, doctor_report, missing_inputs
 from runner.workflow_format import ui_to_api
@@ -34,9 +35,7 @@ class RunnerError(RuntimeError):
 def node_definitions() -> Dict[str, dict]:
     """Every registered node as ComfyUI's /object_info describes it (input spec, outputs)."""
     import nodes as comfy_nodes
-    return {name: {"input": cls.INPUT_TYPES(), "output": list(cls.RETURN_TYPES),
-                   "output_name": list(getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES)}
-            for name, cls in comfy_nodes.NODE_CLASS_MAPPINGS.items()}
+    return {name: node_definition(cls) for name, cls in comfy_nodes.NODE_CLASS_MAPPINGS.items()}
 
 
 def load_workflow(path: Path, definitions: Optional[dict] = None, say: Callable[[str], None] = print) -> dict:

@@ -205,7 +205,6 @@ def test_adapter_stays_on_offload_device_and_kv_is_small(env):
 
 
 def test_mismatched_model_fails_before_sampling_and_changes_nothing(env):
-    import nodes
     run = cs.run_prompt(full_chain(seed=8))
     base = run.output("ckpt", 0)
     short = full_chain(seed=8, adapter="short.safetensors")

@@ -3,7 +3,6 @@ ComfyUI loads custom_nodes. Skips (with how-to) when ComfyUI is not available.""
 from __future__ import annotations
 
 import importlib
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
