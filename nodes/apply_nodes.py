@@ -161,7 +161,7 @@ class _IdentityMemo:
         key = (id(face_analysis), self._adapter_key(instantid), tuple(image.shape), digest)
         entry = self.items.get(key)
         if entry is None or entry[0]() is not face_analysis:  # a dead analyser's id may have been reused
-            faces, _ = detect_faces(face_analysis, image)
+            faces, _ = detect_faces(face_analysis, image, skip_hint=False)  # this node has no on_no_face
             entry = (weakref.ref(face_analysis), build_identity(instantid, faces, "average"))
             self.items[key] = entry
             while len(self.items) > self.size:

@@ -11,6 +11,7 @@ from ..instantid_core.errors import AntelopeFilesError, InputValueError
 from ..instantid_core.face_analysis import (FACE_SELECTION_MODES, PROVIDER_CHOICES, FaceAnalyzer, ImageFaces,
                                             order_faces, select_face, to_rgb_uint8)
 from ..instantid_core.keypoints import keypoint_image
+from ..instantid_core.model_catalog import ANTELOPEV2, download_command
 from .comfy_glue import layer_progress
 from .folders import insightface_roots
 from .node_base import InstantIDNode
@@ -59,16 +60,18 @@ class InstantIDFaceAnalysisLoader(InstantIDNode):
             else:  # the fix is in the files, not in this node's inputs: say where they must go
                 raise AntelopeFilesError("the insightface model pack 'antelopev2' could not be loaded from "
                                          "models/insightface/models/antelopev2. " + "\n".join(errors) +
-                                         "\nRun the 'InstantID Model Doctor' node for a full check.")
+                                         f"\nTo fetch the files: {download_command([ANTELOPEV2])} (then restart or "
+                                         "re-queue). Run the 'InstantID Model Doctor' node for a full check.")
         analyzer = _ANALYZERS[key]
         log.info("InstantID face analysis providers: %s", analyzer.providers)
         return (analyzer,)
 
 
 def detect_faces(face_analysis: FaceAnalyzer, image: torch.Tensor, selection: str = "largest",
-                 face_index: int = 0, on_no_face: str = "error"):
+                 face_index: int = 0, on_no_face: str = "error", skip_hint: bool = True):
     """Analyse every image of an IMAGE batch [B, H, W, C] and keep the selected faces.
-    Returns (FacesResult of the kept faces, every image's full ImageFaces for previews)."""
+    Returns (FacesResult of the kept faces, every image's full ImageFaces for previews). ``skip_hint``: the
+    caller has an 'on_no_face' input the no-face error may point to."""
     if image.dim() != 4 or image.shape[0] == 0:
         raise InputValueError(f"expected a batch of images [B, H, W, C], got shape {tuple(image.shape)}", "image")
     step = layer_progress(len(image))
@@ -80,8 +83,9 @@ def detect_faces(face_analysis: FaceAnalyzer, image: torch.Tensor, selection: st
     for i, faces in enumerate(results):
         if not faces.faces:
             if on_no_face == "error":
+                hint = ", or set 'on_no_face' to 'skip image'" if skip_hint else ""
                 raise InputValueError(f"no face was found in image {i} of the batch. Use a clear, frontal, "
-                                      f"well-lit photo, or set 'on_no_face' to 'skip image'.", "image")
+                                      f"well-lit photo{hint}.", "image")
             kept.append(faces)
             continue
         if selection == "all":

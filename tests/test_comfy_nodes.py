@@ -298,6 +298,7 @@ def test_missing_antelopev2_says_where_the_files_go(env, monkeypatch, tmp_path):
     text = str(exc.value)
     assert f"put scrfd_10g_bnkps.onnx at {tmp_path}/models/antelopev2/scrfd_10g_bnkps.onnx" in text
     assert "'provider' input" not in text and "InstantID Model Doctor" in text
+    assert "download --only antelopev2" in text
 
 
 def test_all_in_one_memo_keeps_no_adapter_alive(env, tmp_path):
