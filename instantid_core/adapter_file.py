@@ -80,14 +80,17 @@ def _torch_load(path: Path) -> dict:
                 raise
             # legacy (non-zip) pickles cannot be memory-mapped; they are small enough to read plainly
             return torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "unsupported global" in str(exc).lower() or _is_whole_pickle(path):  # well-formed, yet not plain tensors
+    except Exception as exc:  # damaged bytes fail with many types (UnpicklingError, IndexError, EOFError, ...)
+        refused = isinstance(exc, pickle.UnpicklingError) and (
+            "unsupported global" in str(exc).lower() or _is_whole_pickle(path))
+        if refused:  # well-formed, yet not plain tensors
             raise AdapterFormatError(
                 f"{path.name} was refused: it is a pickle that contains code or objects other than tensors, "
                 f"which this pack never executes. {REAL_FILE_HINT} (or use a .safetensors conversion)") from exc
         raise AdapterFormatError(
-            f"{path.name} is not a readable torch file (damaged, partly downloaded, or not a model at all). "
-            f"Compare its size with the published one (ip-adapter.bin is about 1.7 GB). {REAL_FILE_HINT}") from exc
+            f"{path.name} is not a readable torch file: it is damaged or only partly downloaded, or not a model "
+            f"at all ({type(exc).__name__}). Compare its size with the published one (ip-adapter.bin is about "
+            f"1.7 GB). {REAL_FILE_HINT}") from exc
 
 
 def _is_whole_pickle(path: Path) -> bool:

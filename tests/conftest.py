@@ -40,3 +40,13 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("skipped in a full run (INSTANTID_FULL_RUN=1): these must run", red=True)
         for nodeid, reason in _bad_skips:
             terminalreporter.line(f"{nodeid}: {reason}")
+
+
+# --- every test starts from the same random state, so a failure reproduces on the next run ------------------
+@pytest.fixture(autouse=True)
+def _seeded_random_state():
+    import random
+    import torch
+    random.seed(0)
+    torch.manual_seed(0)
+    yield
