@@ -84,8 +84,8 @@ def main(argv=None) -> int:
     if opts.command == "run":
         return _run(opts)
     if opts.command == "download":
-        from runner.download import download, folders_from_folder_paths
-        return _download(download, opts, folders_from_folder_paths())
+        from runner.download import download, folders_from_folder_paths, search_folders_from_folder_paths
+        return _download(download, opts, folders_from_folder_paths(), search_folders_from_folder_paths())
     if opts.command == "migrate":
         return _migrate(opts)
     return _doctor(opts)
@@ -125,10 +125,10 @@ def _doctor(opts) -> int:
     return 0 if report.ok else 1
 
 
-def _download(download, opts, folders) -> int:
+def _download(download, opts, folders, search=None) -> int:
     from runner.download import DownloadError
     try:
-        download(opts.only or list(GROUPS), folders)
+        download(opts.only or list(GROUPS), folders, search=search)
     except DownloadError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -2,7 +2,10 @@
 
 For each file of the chosen groups (records in ``instantid_core.model_catalog``):
 
-1. The target already holds the published file (size and sha256 match): skipped, nothing is sent.
+1. The target already holds the published file (size and sha256 match): skipped, nothing is sent. The adapter
+   and IdentityNet are chosen by name in a loader widget, so a verified copy under another name anywhere in
+   their folders (``controlnet/instantid_controlnet.safetensors``, a second models folder) counts too: nobody
+   wants a second 2.5 GB copy. antelopev2's files only work at their one place, so only that place counts.
 2. The Hugging Face cache holds it (this revision, or ``main``): hard-linked (copied where links fail) in.
 3. Otherwise huggingface_hub asks the hub for the file's size and sha256 (HEAD; ``HF_ENDPOINT``, ``HF_TOKEN``,
    ``HF_HUB_OFFLINE`` and proxies apply as everywhere in the ecosystem) and streams it, with its progress bar,
@@ -31,10 +34,11 @@ from urllib.parse import urlsplit
 
 from instantid_core.antelope_files import sha256_file
 from instantid_core.errors import InstantIDError
-from instantid_core.model_catalog import (CATALOG, FOLDER_KINDS, ModelFile, files_for, manual_instructions,
-                                          pack_folder_for_command)
+from instantid_core.model_catalog import (ADAPTER, CATALOG, FOLDER_KINDS, IDENTITYNET, ModelFile, files_for,
+                                          manual_instructions, pack_folder_for_command)
 
 SKIPPED, DOWNLOADED, FROM_CACHE, FAILED = "skipped", "downloaded", "from cache", "failed"
+_ANY_NAME_GROUPS = (ADAPTER, IDENTITYNET)  # picked in a loader widget, so any file name in the folder works
 _ATTEMPTS = 4  # body requests per file while each one still brings new bytes
 _RETRY_STATUS = (408, 429, 500, 502, 503, 504)
 # Exception class names (anywhere in the MRO) that mean "the hub could not be reached": requests', httpx's and
@@ -106,6 +110,19 @@ def folders_from_folder_paths() -> Dict[str, Path]:
     return folders
 
 
+def search_folders_from_folder_paths() -> Dict[str, List[Path]]:
+    """Every configured folder of each kind in a booted ComfyUI, where an installed copy may already sit."""
+    import folder_paths
+
+    found = {}
+    for kind in FOLDER_KINDS:
+        try:
+            found[kind] = [Path(p) for p in folder_paths.get_folder_paths(kind)]
+        except KeyError:
+            found[kind] = []
+    return found
+
+
 def target_path(file: ModelFile, folders: Mapping[str, "os.PathLike[str] | str"]) -> Path:
     return Path(folders[file.folder_kind], *file.target.split("/"))
 
@@ -115,11 +132,13 @@ def target_path(file: ModelFile, folders: Mapping[str, "os.PathLike[str] | str"]
 def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[str, "os.PathLike[str] | str"]] = None,
              *, endpoint: Optional[str] = None, token: Optional[str] = None, progress: bool = True,
              catalog: Tuple[ModelFile, ...] = CATALOG, cache_dir: Optional[str] = None,
+             search: Optional[Mapping[str, Iterable["os.PathLike[str] | str"]]] = None,
              log: Callable[[str], None] = print) -> DownloadReport:
     """Download the files of ``groups`` (all when None) into ``folders`` (folder kind -> directory).
 
     ``endpoint`` overrides ``HF_ENDPOINT``; ``token`` overrides ``HF_TOKEN`` / the stored login; ``cache_dir``
-    the Hugging Face cache looked in. Prints one line per file through ``log``. Raises :class:`DownloadError`
+    the Hugging Face cache looked in; ``search`` (folder kind -> directories, default ``folders``) where an
+    installed copy under another name is looked for. Prints one line per file through ``log``. Raises :class:`DownloadError`
     (after trying every file, or at once when the hub is unreachable) listing the manual URLs.
     """
     files = files_for(groups, catalog)
@@ -127,12 +146,16 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
     missing = sorted({f.folder_kind for f in files} - set(folders))
     if missing:
         raise ValueError(f"no target folder given for {', '.join(missing)}")
+    search = {kind: [Path(d) for d in dirs] for kind, dirs in (search or {}).items()}
     report = DownloadReport()
     with _progress_bars(progress):
         for i, file in enumerate(files):
             target = target_path(file, folders)
             try:
-                result = _fetch(file, target, endpoint, token, cache_dir)
+                copy = _installed_copy(file, target, search.get(file.folder_kind) or [Path(folders[file.folder_kind])])
+                result = (FileResult(file, copy, SKIPPED, f"the same file under another name (size and sha256 match), not "
+                                     f"downloaded again; pick it in loaders that name '{file.target}'")
+                          if copy else _fetch(file, target, endpoint, token, cache_dir))
             except _Unreachable as exc:
                 left = [f for f in files[i:] if not _size_matches(target_path(f, folders), f.size)]
                 raise DownloadError(_error_text(str(exc), left, folders), report) from exc.__cause__
@@ -161,6 +184,22 @@ def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir) -> FileRes
     for stale in target.parent.glob(f"{target.name}.*.incomplete"):  # partials of an older upstream file
         stale.unlink(missing_ok=True)
     return FileResult(file, target, status, detail)
+
+
+def _installed_copy(file: ModelFile, target: Path, dirs: List[Path]) -> Optional[Path]:
+    """A verified copy of ``file`` under another name in ``dirs`` (searched as ComfyUI lists them: recursively,
+    links followed), when the target itself does not hold it and the file is one a loader picks by name."""
+    if file.group not in _ANY_NAME_GROUPS or (target.is_file() and _matches(target, file.size, file.sha256)):
+        return None
+    suffix = Path(file.target).suffix.lower()
+    for root in dirs:
+        for folder, _, names in os.walk(root, followlinks=True):
+            for name in sorted(names):
+                path = Path(folder, name)
+                if path.suffix.lower() == suffix and path != target and _size_matches(path, file.size) \
+                        and _matches(path, file.size, file.sha256):
+                    return path
+    return None
 
 
 def _size_matches(path: Path, size: int) -> bool:

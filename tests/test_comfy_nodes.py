@@ -311,7 +311,7 @@ def test_all_in_one_memo_keeps_no_adapter_alive(env, tmp_path):
     shutil.copyfile(folder / "ip-adapter.safetensors", folder / "copy-b.safetensors")
     folder_paths.filename_list_cache.clear()
     model_class = env.pack("instantid_core.instantid_model").InstantIDModel
-    alive = lambda: gc.collect() * 0 + sum(isinstance(o, model_class) for o in gc.get_objects())  # noqa: E731
+    alive = lambda: gc.collect() * 0 + sum(type(o) is model_class for o in gc.get_objects())  # noqa: E731
     before = alive()  # adapters other tests' runners still cache
     runner = cs.PromptRunner()
     for adapter in ("ip-adapter.safetensors", "copy-b.safetensors", "ip-adapter.safetensors", "copy-b.safetensors"):

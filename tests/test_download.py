@@ -321,18 +321,21 @@ def test_folders_from_folder_paths_follows_extra_model_paths(tmp_path):
         import json, sys
         sys.path[:0] = [{str(comfy)!r}, {str(ROOT)!r}]
         import folder_paths, utils.extra_config
-        from runner.download import folders_from_folder_paths
+        from runner.download import folders_from_folder_paths, search_folders_from_folder_paths
         as_text = lambda folders: {{k: str(v) for k, v in folders.items()}}
         before = as_text(folders_from_folder_paths())
         utils.extra_config.load_extra_path_config({str(yaml)!r})
-        print(json.dumps([before, as_text(folders_from_folder_paths()), folder_paths.models_dir]))
+        search = {{k: [str(p) for p in v] for k, v in search_folders_from_folder_paths().items()}}
+        print(json.dumps([before, as_text(folders_from_folder_paths()), folder_paths.models_dir, search]))
     """
     done = _run_child(code, {})
     assert done.returncode == 0, done.stderr[-3000:]
-    before, after, models_dir = json.loads(done.stdout.strip().splitlines()[-1])
+    before, after, models_dir, search = json.loads(done.stdout.strip().splitlines()[-1])
     assert before == {k: os.path.join(models_dir, k) for k in FOLDER_KINDS}
     assert after == {"controlnet": str(tmp_path / "shared" / "cn"), "instantid": str(tmp_path / "shared" / "ii"),
                      "insightface": str(tmp_path / "shared" / "face")}
+    # an installed copy is looked for in every configured folder of the kind, the default one included
+    assert search["controlnet"][0] == after["controlnet"] and before["controlnet"] in search["controlnet"]
 
 
 # --- the real catalog ---------------------------------------------------------------------------------------------
@@ -399,3 +402,37 @@ def test_cli_download_offline_exits_2_and_prints_the_manual_urls(tmp_path):
     adapter = files_for([ADAPTER])[0]
     assert adapter.url in done.stderr and str(tmp_path / "m" / "instantid") in done.stderr
     assert not (tmp_path / "m" / "instantid" / "ip-adapter.bin").exists()
+
+
+def test_an_identitynet_installed_under_another_name_is_not_downloaded_again(hub, tmp_path):
+    """A user who saved IdentityNet as controlnet/instantid_controlnet.safetensors (the name most guides use), or
+    keeps it in a second models folder, must not get a second copy; the line names the file to pick instead."""
+    tiny = Tiny(hub)
+    folders = folders_from_models_dir(tmp_path / "m")
+    renamed = folders["controlnet"] / "instantid_controlnet.safetensors"
+    renamed.parent.mkdir(parents=True)
+    renamed.write_bytes(tiny.data["identitynet"])
+    other_models = tmp_path / "shared-drive" / "controlnet" / "sdxl"
+    other_models.mkdir(parents=True)
+    (other_models / "ip_adapter_instantid.bin").write_bytes(tiny.data["adapter"])
+    search = {"controlnet": [folders["controlnet"]], "instantid": [folders["instantid"], other_models.parent]}
+    report, lines = tiny.run(folders, tmp_path, groups=[ADAPTER, IDENTITYNET], search=search)
+    assert [(r.status, r.path) for r in report.results] == [
+        (SKIPPED, other_models / "ip_adapter_instantid.bin"), (SKIPPED, renamed)]
+    assert hub.requests == []
+    assert not (folders["controlnet"] / "instantid").exists() and not folders["instantid"].exists()
+    assert "pick it in loaders that name 'instantid/diffusion_pytorch_model.safetensors'" in lines[1]
+
+
+def test_a_same_sized_other_file_or_an_antelope_copy_elsewhere_does_not_count(hub, tmp_path):
+    tiny = Tiny(hub)
+    folders = folders_from_models_dir(tmp_path / "m")
+    impostor = folders["controlnet"] / "canny.safetensors"  # same size, other bytes: another ControlNet
+    impostor.parent.mkdir(parents=True)
+    impostor.write_bytes(bytes(len(tiny.data["identitynet"])))
+    loose = folders["insightface"] / "glintr100.onnx"  # insightface only loads models/antelopev2/<name>
+    loose.parent.mkdir(parents=True)
+    loose.write_bytes(tiny.data["glintr"])
+    report, _ = tiny.run(folders, tmp_path, groups=[IDENTITYNET, ANTELOPEV2])
+    assert [r.status for r in report.results] == [DOWNLOADED] * 3
+    assert impostor.read_bytes() == bytes(len(tiny.data["identitynet"])) and loose.read_bytes() == tiny.data["glintr"]
