@@ -3,7 +3,7 @@ which inputs are widgets, and which frontend-only values follow a widget's own i
 workflow converter here and the runner's UI -> API conversion; plain data, no ComfyUI."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 SEED_NAMES = {"seed", "noise_seed"}
@@ -21,6 +21,14 @@ def spec_parts(spec: Any) -> Tuple[Any, dict]:
 def is_widget(spec: Any) -> bool:
     kind, opts = spec_parts(spec)
     return not opts.get("forceInput") and (isinstance(kind, (list, tuple)) or kind in WIDGET_TYPES)
+
+
+def combo_options(spec: Any) -> Optional[List[Any]]:
+    """The choices of a combo input (old form ``(["a", "b"], {...})`` or V3 ``("COMBO", {"options": [...]})``)."""
+    kind, opts = spec_parts(spec)
+    if isinstance(kind, (list, tuple)):
+        return list(kind)
+    return list(opts.get("options", [])) if kind == "COMBO" else None
 
 
 def frontend_extras(name: str, spec: Any) -> List[Any]:

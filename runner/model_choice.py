@@ -13,6 +13,8 @@ from typing import Dict, List, Optional
 from instantid_core import model_kinds
 from instantid_core.antelope_files import LOADER_FILES, check_antelopev2
 from instantid_core.doctor import DoctorReport, run_doctor
+from instantid_core.listed_names import listed_spelling
+from instantid_core.widget_specs import combo_options, node_definition
 
 MODEL_LOADER = "InstantIDPrecision_ModelLoader"
 FACE_ANALYSIS = "InstantIDPrecision_FaceAnalysisLoader"
@@ -48,18 +50,40 @@ def _is_identitynet_loader(api: dict, node_id: str) -> bool:
         1 for n in api.values() if n["class_type"] == "ControlNetLoader") == 1
 
 
+def respell_listed_names(api: dict) -> List[str]:
+    """Every combo value (model files and others) that this system lists with the other path separator is set to
+    the listed spelling, in place, so ComfyUI's "Value not in list" check passes; one line per change."""
+    import nodes as comfy_nodes
+    said = []
+    for node_id, node in api.items():
+        node_class = comfy_nodes.NODE_CLASS_MAPPINGS.get(node.get("class_type"))
+        if node_class is None:
+            continue
+        for section in node_definition(node_class)["input"].values():
+            for key, spec in section.items():
+                value, options = node["inputs"].get(key), combo_options(spec)
+                if not isinstance(value, str) or options is None or value in options:
+                    continue
+                listed = listed_spelling(value, options)
+                if listed is not None:
+                    node["inputs"][key] = listed
+                    sep = "\\" if "\\" in listed else "/"
+                    said.append(f"using '{listed}' for '{value}' in node {node_id} (the same file; this system "
+                                f"lists sub-folders with '{sep}')")
+    return said
+
+
 def choose_models(api: dict) -> List[str]:
     """Replace absent model names by the single installed file of the right kind, in place; returns one line
     per replacement, for the user to read."""
-    import folder_paths
-    said = []
+    said = respell_listed_names(api)
     for node_id, node in api.items():
         spec = MODEL_INPUTS.get(node["class_type"])
         if spec is None:
             continue
         key, folder, kind, what, _ = spec
         name = node["inputs"].get(key)
-        if isinstance(name, str) and folder_paths.get_full_path(folder, name) is not None:
+        if isinstance(name, str) and name in _installed(folder):  # ComfyUI's check is this literal one
             continue
         if node["class_type"] == "ControlNetLoader" and not _is_identitynet_loader(api, node_id):
             continue

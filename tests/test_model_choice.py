@@ -103,3 +103,36 @@ def test_doctor_checks_the_files_a_workflow_uses(env):
         "instantid_file"] = "absent.bin"
     text = doctor_report(api).text()
     assert "[FAIL] InstantID adapter" in text and "download" in text
+
+
+def test_a_name_listed_with_the_other_separator_is_respelled_and_runs(env, tmp_path, capsys):
+    """Windows lists `instantid\\diffusion_pytorch_model.safetensors` where the shipped workflows say
+    `instantid/...`; a file named with a literal backslash makes ComfyUI list it that way here too. The runner uses
+    the listed spelling (ComfyUI's own check is literal) instead of failing with "Value not in list"."""
+    from runner import headless
+    from runner.model_choice import choose_models
+    windows_style = _folder("controlnet") / "instantid\\diffusion_pytorch_model.safetensors"
+    shutil.copyfile(_folder("controlnet") / "tiny_identitynet.safetensors", windows_style)
+    sub = _folder("checkpoints") / "sdxl"
+    sub.mkdir()
+    shutil.copyfile(_folder("checkpoints") / "tiny_sdxl.safetensors", sub / "tiny_sdxl.safetensors")
+    _refresh()
+    try:
+        api = _api()
+        nodes = {n["class_type"]: n["inputs"] for n in api.values()}
+        nodes["ControlNetLoader"]["control_net_name"] = "instantid/diffusion_pytorch_model.safetensors"
+        nodes["CheckpointLoaderSimple"]["ckpt_name"] = "sdxl\\tiny_sdxl.safetensors"  # saved on Windows
+        lines = choose_models(api)
+        assert nodes["ControlNetLoader"]["control_net_name"] == "instantid\\diffusion_pytorch_model.safetensors"
+        assert nodes["CheckpointLoaderSimple"]["ckpt_name"] == "sdxl/tiny_sdxl.safetensors"
+        assert len(lines) == 2 and all("(the same file; this system lists sub-folders with" in line for line in lines)
+        written = headless.run_workflow(WORKFLOW, out=tmp_path / "out.png", verbose=True, faces=[str(env.face)],
+                                        adapter="ip-adapter.safetensors", checkpoint="sdxl\\tiny_sdxl.safetensors",
+                                        controlnet="instantid/diffusion_pytorch_model.safetensors",
+                                        width=64, height=64, steps=1)
+        assert written[0].is_file()
+        assert "using 'instantid\\diffusion_pytorch_model.safetensors' for 'instantid/" in capsys.readouterr().out
+    finally:
+        windows_style.unlink()
+        shutil.rmtree(sub)
+        _refresh()
