@@ -138,8 +138,8 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
 
     ``endpoint`` overrides ``HF_ENDPOINT``; ``token`` overrides ``HF_TOKEN`` / the stored login; ``cache_dir``
     the Hugging Face cache looked in; ``search`` (folder kind -> directories, default ``folders``) where an
-    installed copy under another name is looked for. Prints one line per file through ``log``. Raises :class:`DownloadError`
-    (after trying every file, or at once when the hub is unreachable) listing the manual URLs.
+    installed copy under another name is looked for. Prints one line per file through ``log``. Raises
+    :class:`DownloadError` (after trying every file, or at once when the hub is unreachable) listing the manual URLs.
     """
     files = files_for(groups, catalog)
     folders = dict(folders or {})
@@ -152,10 +152,8 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
         for i, file in enumerate(files):
             target = target_path(file, folders)
             try:
-                copy = _installed_copy(file, target, search.get(file.folder_kind) or [Path(folders[file.folder_kind])])
-                result = (FileResult(file, copy, SKIPPED, f"the same file under another name (size and sha256 match), not "
-                                     f"downloaded again; pick it in loaders that name '{file.target}'")
-                          if copy else _fetch(file, target, endpoint, token, cache_dir))
+                dirs = search.get(file.folder_kind) or [Path(folders[file.folder_kind])]
+                result = _fetch(file, target, endpoint, token, cache_dir, dirs)
             except _Unreachable as exc:
                 left = [f for f in files[i:] if not _size_matches(target_path(f, folders), f.size)]
                 raise DownloadError(_error_text(str(exc), left, folders), report) from exc.__cause__
@@ -170,9 +168,13 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
     return report
 
 
-def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir) -> FileResult:
+def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir, search_dirs: List[Path]) -> FileResult:
     if target.is_file() and _matches(target, file.size, file.sha256):
         return FileResult(file, target, SKIPPED, "already there; size and sha256 match")
+    copy = _installed_copy(file, target, search_dirs)
+    if copy is not None:
+        return FileResult(file, copy, SKIPPED, f"the same file under another name (size and sha256 match), not "
+                                               f"downloaded again; pick it in loaders that name '{file.target}'")
     target.parent.mkdir(parents=True, exist_ok=True)
     staged, status = _from_cache(file, target, cache_dir), FROM_CACHE
     if staged is None:
@@ -188,8 +190,8 @@ def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir) -> FileRes
 
 def _installed_copy(file: ModelFile, target: Path, dirs: List[Path]) -> Optional[Path]:
     """A verified copy of ``file`` under another name in ``dirs`` (searched as ComfyUI lists them: recursively,
-    links followed), when the target itself does not hold it and the file is one a loader picks by name."""
-    if file.group not in _ANY_NAME_GROUPS or (target.is_file() and _matches(target, file.size, file.sha256)):
+    links followed), for the files a loader picks by name."""
+    if file.group not in _ANY_NAME_GROUPS:
         return None
     suffix = Path(file.target).suffix.lower()
     for root in dirs:
