@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import COMFY, ComfyServer, needs_browser, open_app
-from test_browser_workflows import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
+from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "workflows" / "instantid_basic_portrait.json"
@@ -35,9 +35,6 @@ CONTROLNET_FILES = (
     "amb/x\\c.safetensors", "amb\\x/c.safetensors",  # amb/x/c.safetensors matches both: ambiguous, left alone
 )
 WHY = "(same file, named with the server's path separator)"
-# console noise that is not about model names: resources the frontend probes (the input images the workflow
-# names are not there), and the Missing Models dialog's file-size requests to huggingface.co (no network here)
-BENIGN = ("Failed to load resource", "apple-mobile-web-app-capable", "Error fetching file size")
 
 
 @pytest.fixture(scope="module")

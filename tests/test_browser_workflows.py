@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (ADAPTER, CHECKPOINT, CHROMIUM, COMFY, CONTROLNET, FACE_FILE, Chromium, ComfyServer,
-                             needs_browser, open_app)
+from browser_support import (ADAPTER, CHECKPOINT, COMFY, CONTROLNET, FACE_FILE, ComfyServer, needs_browser,
+                             open_app)
+from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 from test_workflows import backward_links, overlaps
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,33 +42,6 @@ TINY_RUN = {"CheckpointLoaderSimple": {"ckpt_name": CHECKPOINT}, "ControlNetLoad
             "KSampler": {"steps": 1}}
 # nodes whose text box the workflow sizes on purpose (larger than the frontend's minimum)
 TEXT_NODES = ("CLIPTextEncode", "Note")
-# console noise that is not about the workflows: resources the frontend probes, and (missing-models dialog) the
-# file-size requests it sends to huggingface.co, which this test box cannot reach
-BENIGN = ("Failed to load resource", "apple-mobile-web-app-capable", "Error fetching file size")
-
-
-class Session:
-    def __init__(self, server: ComfyServer, page, shots: Path):
-        self.server, self.page, self.shots = server, page, shots
-
-    def call(self, fn, *args, timeout=30):
-        return self.page.js(f"__iid.{fn}({', '.join(json.dumps(a) for a in args)})", timeout=timeout)
-
-    def mark(self):
-        return len(self.page.console), len(self.page.exceptions)
-
-    def problems(self, since=(0, 0)):
-        """Console errors/warnings and uncaught exceptions since a mark(), except BENIGN noise."""
-        return [m for m in self.page.console[since[0]:] if m[0] in ("error", "warning", "assert")
-                and not any(b in m[1] for b in BENIGN)] + [("exception", *e) for e in self.page.exceptions[since[1]:]]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    browser = Chromium(CHROMIUM)
-    browser.start()
-    yield browser
-    browser.stop()
 
 
 def _session(tmp_path_factory, chromium, name, tiny_models):
