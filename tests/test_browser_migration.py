@@ -24,6 +24,7 @@ import pytest
 import cubiq_examples as ex
 import third_party
 from browser_support import CHROMIUM, COMFY, Chromium, ComfyServer, needs_browser, open_app
+from browser_support.session import Session
 from instantid_core.cubiq_workflows import CUBIQ_NODE_TYPES, migrate_workflow
 
 TESTS = Path(__file__).resolve().parent
@@ -33,7 +34,6 @@ EXTENSION_URL = "/extensions/comfyui-instantid/migrate_cubiq.js"
 ROUTE = "/instantid_precision/migrate"
 CONVERT_LABEL = "Convert to InstantID (precision-safe)"
 IPADAPTER_NODES = {"IPAdapterModelLoader", "IPAdapterAdvanced"}
-BENIGN = ("Failed to load resource", "apple-mobile-web-app-capable")
 
 
 def third_party_pack(name: str) -> Path | None:
@@ -42,20 +42,12 @@ def third_party_pack(name: str) -> Path | None:
     return path.resolve() if path is not None and (path / "__init__.py").is_file() else None
 
 
-class Browser:
+class Browser(Session):
+    benign = ("Failed to load resource", "apple-mobile-web-app-capable")  # no models dialog expected here
+
     def __init__(self, server: ComfyServer, chromium: Chromium, page, shots: Path):
-        self.server, self.chromium, self.page, self.shots = server, chromium, page, shots
-
-    def call(self, fn, *args, timeout=30):
-        return self.page.js(f"__iid.{fn}({', '.join(json.dumps(a) for a in args)})", timeout=timeout)
-
-    def problems(self, since: int = 0, since_exc: int = 0):
-        msgs = [m for m in self.page.console[since:] if m[0] in ("error", "warning", "assert")
-                and not any(b in m[1] for b in BENIGN)]
-        return msgs + [("exception", *e) for e in self.page.exceptions[since_exc:]]
-
-    def mark(self):
-        return len(self.page.console), len(self.page.exceptions)
+        super().__init__(server, page, shots)
+        self.chromium = chromium
 
     def shot(self, name: str) -> Path:
         self.page.pump(0.3)
@@ -218,7 +210,7 @@ class TestWithoutCubiqPack:
         tabs_after = ui.call("workflowTabs")
         assert (tabs_after["open"], tabs_after["active"]) == (tabs["open"], tabs["active"])  # in place
         assert tabs_after["modified"] is True and tabs_after["undo"] == (tabs["undo"] or 0) + 1
-        assert not ui.problems(*since), ui.problems(*since)
+        assert not ui.problems(since), ui.problems(since)
         if name == "InstantID_multi_id":
             ui.shot("cubiq_converted_with_report.png")
             ui.click_panel_button("close")
@@ -293,7 +285,7 @@ class TestWithoutCubiqPack:
                           f"{json.dumps(ui.page.js('window.InstantIDMigration.COMMAND_ID'))}).then(() => true)")
         ui.wait_panel("done")
         assert not unregistered(ui) and not ui.call("visibleDialogs")
-        assert not ui.problems(*since), ui.problems(*since)
+        assert not ui.problems(since), ui.problems(since)
 
     def test_a_refused_conversion_leaves_the_workflow_unchanged(self, ui):
         """A server without the route (the pack updated, ComfyUI not restarted): the panel says what to do."""
@@ -311,7 +303,7 @@ class TestWithoutCubiqPack:
             ui.page.js("(window.comfyAPI.api.api.fetchApi = window.__iidFetch, true)")
         assert "restart ComfyUI" in failed["text"] and "The workflow is unchanged." in failed["text"]
         assert sorted(n["type"] for n in ui.call("audit")) == sorted(n["type"] for n in source["nodes"])
-        assert not ui.problems(*since), ui.problems(*since)
+        assert not ui.problems(since), ui.problems(since)
         ui.click_panel_button("close")
         ui.page.wait_for("!__iid.migrationPanel()", timeout=10, what="the panel to close")
 
@@ -338,7 +330,7 @@ def test_no_offer_when_cubiqs_pack_is_installed(tmp_path):
         ui.page.pump(1.0)
         assert ui.call("migrationPanel") is None and not ui.call("visibleDialogs")
         assert not unregistered(ui)
-        assert not ui.problems(*since), ui.problems(*since)
+        assert not ui.problems(since), ui.problems(since)
         # the menu command still converts, for moving away from cubiq's pack
         ui.page.js(f"window.comfyAPI.app.app.extensionManager.command.execute("
                    f"{json.dumps(ui.page.js('window.InstantIDMigration.COMMAND_ID'))}).then(() => true)")
