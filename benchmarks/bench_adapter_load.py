@@ -19,7 +19,7 @@ CHILD = r"""
 import sys
 sys.path.insert(0, {root!r})
 import torch
-from instantid_core.instantid_model import load_instantid_model
+from instantid_core.compute.instantid_model import load_instantid_model
 def rss():
     with open('/proc/self/status') as f:
         return next(int(l.split()[1]) * 1024 for l in f if l.startswith('VmRSS'))

@@ -23,10 +23,10 @@ import torch
 
 import _common  # noqa: F401  (the pack and instantid_testkit importable)
 from _common import real_size_state
-from instantid_core.adapter_file import AdapterWeights
-from instantid_core.identity import compute_identity_kv, project_identity
-from instantid_core.instantid_model import InstantIDModel
-from instantid_core.resampler import ResamplerConfig
+from instantid_core.files.adapter_file import AdapterWeights
+from instantid_core.compute.identity import compute_identity_kv, project_identity
+from instantid_core.compute.instantid_model import InstantIDModel
+from instantid_core.compute.resampler import ResamplerConfig
 
 TARGET = 64e6  # bytes
 MB, GB = 1e6, 1e9

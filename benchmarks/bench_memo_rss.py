@@ -57,7 +57,7 @@ def main():
             save_safetensors(adapter_state(env.hidden, size=SIZE, seed=seed), folder / name)
         folder_paths.filename_list_cache.clear()
         adapter_mb = (folder / "big_a.safetensors").stat().st_size / 2**20
-        model_class = env.pack("instantid_core.instantid_model").InstantIDModel
+        model_class = env.pack("instantid_core.compute.instantid_model").InstantIDModel
 
         runner = cs.PromptRunner()
         copies, rss = [], []

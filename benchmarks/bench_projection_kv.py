@@ -9,11 +9,11 @@ import torch
 
 import _common  # noqa: F401
 from _common import real_size_state
-from instantid_core.adapter_file import AdapterWeights
-from instantid_core.identity import compute_identity_kv, project_identity
-from instantid_core.instantid_model import InstantIDModel
-from instantid_core.precision import IDENTITY_KV, PROJECTION, PrecisionPolicy
-from instantid_core.resampler import ResamplerConfig
+from instantid_core.files.adapter_file import AdapterWeights
+from instantid_core.compute.identity import compute_identity_kv, project_identity
+from instantid_core.compute.instantid_model import InstantIDModel
+from instantid_core.compute.precision import IDENTITY_KV, PROJECTION, PrecisionPolicy
+from instantid_core.compute.resampler import ResamplerConfig
 
 
 def build(dtype):

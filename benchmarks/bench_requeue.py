@@ -63,8 +63,8 @@ def main():
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         env = comfy_env.comfy_env(Path(tmp))
         counter = Counter()
-        counter.wrap(env.pack("instantid_core.face_analysis").FaceAnalyzer, "analyze", "face")
-        counter.wrap(env.pack("instantid_core.resampler").Resampler, "forward", "projection")
+        counter.wrap(env.pack("instantid_core.faces.face_analysis").FaceAnalyzer, "analyze", "face")
+        counter.wrap(env.pack("instantid_core.compute.resampler").Resampler, "forward", "projection")
         # warm-up in a separate executor: loads the checkpoint/ControlNet/ONNX sessions into ComfyUI's model
         # cache and warms torch, so 'first' below is a cold *prompt* (nothing cached) but not a cold process
         cs.PromptRunner().run(full_chain(seed=99, steps=STEPS))

@@ -148,10 +148,10 @@ def real_identity(env):
     """A real-size identity (70 layers) from a random real-size adapter, computed as the projection node does;
     the 1.69 GB adapter is freed before returning (only the 21 MB K/V stays)."""
     from _common import real_size_state
-    core_file = env.pack("instantid_core.adapter_file")
-    core_model = env.pack("instantid_core.instantid_model")
-    core_ident = env.pack("instantid_core.identity")
-    resampler = env.pack("instantid_core.resampler")
+    core_file = env.pack("instantid_core.files.adapter_file")
+    core_model = env.pack("instantid_core.compute.instantid_model")
+    core_ident = env.pack("instantid_core.compute.identity")
+    resampler = env.pack("instantid_core.compute.resampler")
     values = env.pack("nodes.values")
     state = real_size_state(torch.float32)
     ns = sorted({int(k.split(".")[0]) for k in state["ip_adapter"]})

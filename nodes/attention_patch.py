@@ -6,8 +6,8 @@ from typing import Dict, List, Optional
 
 import torch
 
-from ..instantid_core.identity_attention import add_identity_attention, attention_dtype
-from ..instantid_core.layer_map import CrossAttentionLayer, LayerKey, map_layers
+from ..instantid_core.compute.identity_attention import add_identity_attention, attention_dtype
+from ..instantid_core.compute.layer_map import CrossAttentionLayer, LayerKey, map_layers
 from .values import Identity
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import folder_paths
 
-from ..instantid_core.doctor import run_doctor
+from ..instantid_core.files.doctor import run_doctor
 from .folders import INSIGHTFACE, INSTANTID
 from .node_base import InstantIDNode
 

@@ -8,10 +8,10 @@ import numpy as np
 import torch
 
 from ..instantid_core.errors import AntelopeFilesError, InputValueError
-from ..instantid_core.face_analysis import (FACE_SELECTION_MODES, PROVIDER_CHOICES, FaceAnalyzer, ImageFaces,
+from ..instantid_core.faces.face_analysis import (FACE_SELECTION_MODES, PROVIDER_CHOICES, FaceAnalyzer, ImageFaces,
                                             order_faces, select_face, to_rgb_uint8)
-from ..instantid_core.keypoints import keypoint_image
-from ..instantid_core.model_catalog import ANTELOPEV2, download_command
+from ..instantid_core.compute.keypoints import keypoint_image
+from ..instantid_core.files.model_catalog import ANTELOPEV2, download_command
 from .comfy_glue import layer_progress
 from .folders import insightface_roots
 from .node_base import InstantIDNode

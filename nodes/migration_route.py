@@ -1,5 +1,5 @@
 """POST /instantid_precision/migrate: the frontend's "Convert to InstantID" offer (web/migrate_cubiq.js) runs the
-one converter (instantid_core.cubiq_workflows) with the node definitions of the ComfyUI it runs in.
+one converter (instantid_core.workflow_formats.cubiq_workflows) with the node definitions of the ComfyUI it runs in.
 
 Body: a UI-format workflow, or {"workflow": <workflow>}. Answer: {"workflow", "notes", "report", "converted",
 "added_node_ids"}; a workflow the converter cannot read gets 400 and {"error": <what is wrong and the fix>}.
@@ -11,9 +11,9 @@ import logging
 import sys
 from dataclasses import asdict
 
-from ..instantid_core.cubiq_workflows import (SET_MASK, CubiqMigrationError, migrate_workflow,
+from ..instantid_core.workflow_formats.cubiq_workflows import (SET_MASK, CubiqMigrationError, migrate_workflow,
                                               migration_report_text)
-from ..instantid_core.widget_specs import node_definition
+from ..instantid_core.workflow_formats.widget_specs import node_definition
 from .node_base import ID_PREFIX
 
 ROUTE = "/instantid_precision/migrate"

@@ -6,8 +6,8 @@ import comfy.model_management as mm
 import comfy.model_patcher
 
 from ..instantid_core.errors import AdapterFormatError
-from ..instantid_core.instantid_model import load_instantid_model
-from ..instantid_core.precision import HALF_TYPES, PrecisionMode, PrecisionPolicy
+from ..instantid_core.compute.instantid_model import load_instantid_model
+from ..instantid_core.compute.precision import HALF_TYPES, PrecisionMode, PrecisionPolicy
 from .folders import INSTANTID
 from .node_base import InstantIDNode
 from .placement import precision_report

@@ -1,5 +1,5 @@
 """Where the one-off embedding work runs, arranged through ComfyUI's memory manager, and the report of it.
-The decisions themselves (device, dtype) are instantid_core.precision's; this module supplies ComfyUI's facts."""
+The decisions themselves (device, dtype) are instantid_core.compute.precision's; this module supplies ComfyUI's facts."""
 from __future__ import annotations
 
 import contextlib
@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 import comfy.model_management as mm
 
-from ..instantid_core.precision import IDENTITY_KV, PROJECTION, attention_compute_dtype, dtype_name
+from ..instantid_core.compute.precision import IDENTITY_KV, PROJECTION, attention_compute_dtype, dtype_name
 from .values import InstantIDHandle
 
 

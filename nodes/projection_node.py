@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 
 from ..instantid_core.errors import InputValueError
-from ..instantid_core.identity import COMBINE_MODES, combine_embeddings, compute_identity_kv, negative_embeddings, \
+from ..instantid_core.compute.identity import COMBINE_MODES, combine_embeddings, compute_identity_kv, negative_embeddings, \
     project_identity
-from ..instantid_core.precision import IDENTITY_KV, PROJECTION
+from ..instantid_core.compute.precision import IDENTITY_KV, PROJECTION
 from .comfy_glue import layer_progress
 from .node_base import InstantIDNode
 from .placement import compute_placement, precision_report, weights_on

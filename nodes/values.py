@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import List, Optional
 
-from ..instantid_core.face_analysis import ImageFaces
-from ..instantid_core.identity import IdentityKV, IdentityTokens
-from ..instantid_core.precision import PrecisionPolicy
+from ..instantid_core.faces.face_analysis import ImageFaces
+from ..instantid_core.compute.identity import IdentityKV, IdentityTokens
+from ..instantid_core.compute.precision import PrecisionPolicy
 
 # IO type names carry the pack's prefix: ComfyUI matches sockets by these strings across all packs, and
 # another InstantID pack's "INSTANTID" value must never be wired into these nodes (or ours into its nodes)

@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         from runner.download import download, folders_from_models_dir
         return _download(download, opts, folders_from_models_dir(Path(opts.to)))
     if opts.command == "doctor" and (opts.models or comfy_root is None) and not opts.workflow:
-        from instantid_core.doctor import run_doctor
+        from instantid_core.files.doctor import run_doctor
         models = Path(opts.models or PACK.parent.parent / "models")
         report = run_doctor(*[[models / k] for k in ("instantid", "controlnet", "insightface", "checkpoints")],
                             verify_sha256=opts.sha256)
@@ -136,7 +136,7 @@ def _download(download, opts, folders, search=None) -> int:
 
 
 def _migrate(opts) -> int:
-    from instantid_core.cubiq_workflows import migrate_workflow, migration_report_text
+    from instantid_core.workflow_formats.cubiq_workflows import migrate_workflow, migration_report_text
     from runner.headless import node_definitions
     try:
         source = json.loads(Path(opts.source).read_text())

@@ -1,6 +1,6 @@
 """``download``: fetch InstantID's model files from the Hugging Face Hub into ComfyUI's model folders.
 
-For each file of the chosen groups (records in ``instantid_core.model_catalog``):
+For each file of the chosen groups (records in ``instantid_core.files.model_catalog``):
 
 1. The target already holds the published file (size and sha256 match): skipped, nothing is sent. The adapter
    and IdentityNet are chosen by name in a loader widget, so a verified copy under another name anywhere in
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-from instantid_core.antelope_files import sha256_file
+from instantid_core.files.antelope_files import sha256_file
 from instantid_core.errors import InstantIDError
-from instantid_core.model_catalog import (ADAPTER, CATALOG, FOLDER_KINDS, IDENTITYNET, ModelFile, files_for,
+from instantid_core.files.model_catalog import (ADAPTER, CATALOG, FOLDER_KINDS, IDENTITYNET, ModelFile, files_for,
                                           manual_instructions, pack_folder_for_command)
 
 SKIPPED, DOWNLOADED, FROM_CACHE, FAILED = "skipped", "downloaded", "from cache", "failed"

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from instantid_core.cubiq_workflows import migrate_workflow, migration_report_text, needs_migration
-from instantid_core.widget_specs import node_definition
+from instantid_core.workflow_formats.cubiq_workflows import migrate_workflow, migration_report_text, needs_migration
+from instantid_core.workflow_formats.widget_specs import node_definition
 from runner.executor import PromptError, PromptRunner
 from runner.model_choice import choose_models, doctor_report, missing_inputs
 from runner.workflow_format import ui_to_api

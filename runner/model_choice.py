@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from instantid_core import model_kinds
-from instantid_core.antelope_files import LOADER_FILES, check_antelopev2
-from instantid_core.doctor import DoctorReport, run_doctor
-from instantid_core.listed_names import listed_spelling
-from instantid_core.widget_specs import combo_options, node_definition
+from instantid_core.files import model_kinds
+from instantid_core.files.antelope_files import LOADER_FILES, check_antelopev2
+from instantid_core.files.doctor import DoctorReport, run_doctor
+from instantid_core.workflow_formats.listed_names import listed_spelling
+from instantid_core.workflow_formats.widget_specs import combo_options, node_definition
 
 MODEL_LOADER = "InstantIDPrecision_ModelLoader"
 FACE_ANALYSIS = "InstantIDPrecision_FaceAnalysisLoader"

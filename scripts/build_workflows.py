@@ -11,7 +11,7 @@ frontend and ComfyUI-Manager read from `properties`:
   `comfy-core` with the ComfyUI version they were built against;
 * `models` on the loader nodes: name, url, directory and sha256 of the file the widget names, which the
   frontend's "Missing Models" dialog lists when the file is not installed (records from
-  instantid_core/model_catalog.py, plus SDXL base 1.0 for the checkpoint).
+  instantid_core/files/model_catalog.py, plus SDXL base 1.0 for the checkpoint).
 
 Layout: nodes stand in columns, every link goes from a column to one further right, and each node is given
 the room it takes after a run (Face Detect draws its face boxes, the Precision and Projection nodes show
@@ -33,9 +33,9 @@ sys.modules["instantid_testkit"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sys.modules["instantid_testkit"])
 from instantid_testkit import comfy_support as cs  # noqa: E402
 
-from instantid_core.antelope_files import ANTELOPE_DIRNAME, ANTELOPE_FILES  # noqa: E402
-from instantid_core.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries  # noqa: E402
-from instantid_core.widget_specs import frontend_extras, is_widget  # noqa: E402
+from instantid_core.files.antelope_files import ANTELOPE_DIRNAME, ANTELOPE_FILES  # noqa: E402
+from instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries  # noqa: E402
+from instantid_core.workflow_formats.widget_specs import frontend_extras, is_widget  # noqa: E402
 
 try:
     import tomllib

@@ -95,7 +95,7 @@ class Observer:
         self.kv_gets = []            # (dtype, device) of the K/V served to the attention
         self.q_seen = []             # (dtype, device) of q inside the patch
         proj_mod = env.pack("nodes.projection_node")
-        ident_mod = env.pack("instantid_core.identity")
+        ident_mod = env.pack("instantid_core.compute.identity")
         patch_mod = env.pack("nodes.attention_patch")
         observer = self
 
@@ -148,8 +148,8 @@ def reference_kvs(env, files, faces):
     adapter file: 'same' = that file's weights upcast to float32; 'fp32' = the fp32 file."""
     import numpy as np
     import torch
-    core_model = env.pack("instantid_core.instantid_model")
-    core_ident = env.pack("instantid_core.identity")
+    core_model = env.pack("instantid_core.compute.instantid_model")
+    core_ident = env.pack("instantid_core.compute.identity")
     import folder_paths
     embeds = np.stack([f.embedding for image in faces.images for f in image.faces]).astype(np.float32)
     embeds = torch.from_numpy(embeds).mean(0, keepdim=True)  # "average", as the prompt asks
@@ -165,7 +165,7 @@ def identity_terms(env, patched_model, q_dtype, q_device, refs, adapter_name):
     """Call every installed patch on fixed q/k and v = 0 (so the layer's own attention is exactly 0 and the
     output IS the identity term), in the dtype/device the UNet used; compare with the float32 references."""
     import torch
-    attn_core = env.pack("instantid_core.identity_attention")
+    attn_core = env.pack("instantid_core.compute.identity_attention")
     patches = env.pack("nodes.attention_patch").installed_patches(patched_model)
     g = torch.Generator().manual_seed(1234)
     worst_same, worst_fp32, layers = 0.0, 0.0, 0

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from instantid_testkit.adapter_fixtures import SDXL_HIDDEN, TINY, adapter_state, save_bin, save_safetensors
-from instantid_core.adapter_file import load_adapter
+from instantid_core.files.adapter_file import load_adapter
 from instantid_core.errors import AdapterFormatError
-from instantid_core.instantid_model import InstantIDModel, load_instantid_model
-from instantid_core.resampler import ResamplerConfig
+from instantid_core.compute.instantid_model import InstantIDModel, load_instantid_model
+from instantid_core.compute.resampler import ResamplerConfig
 
 HIDDEN = (32, 32, 64)
 

@@ -25,7 +25,7 @@ import cubiq_examples as ex
 import third_party
 from browser_support import CHROMIUM, COMFY, Chromium, ComfyServer, needs_browser, open_app
 from browser_support.session import Session
-from instantid_core.cubiq_workflows import CUBIQ_NODE_TYPES, migrate_workflow
+from instantid_core.workflow_formats.cubiq_workflows import CUBIQ_NODE_TYPES, migrate_workflow
 
 TESTS = Path(__file__).resolve().parent
 pytestmark = needs_browser

@@ -76,7 +76,7 @@ def test_full_chain_patches_every_layer_and_feeds_identitynet(env, spy, monkeypa
 
 def test_patched_attention_equals_core_function(env):
     from comfy.ldm.modules.attention import optimized_attention
-    core = env.pack("instantid_core.identity_attention")
+    core = env.pack("instantid_core.compute.identity_attention")
     result = cs.run_prompt(full_chain(ip_weight=0.7, seed=3))
     model, identity = result.output("apply", 0), result.output("proj")
     patches = env.pack("nodes.attention_patch").installed_patches(model)
@@ -160,7 +160,7 @@ def test_chains_an_existing_attn2_patch_instead_of_overwriting(env):
     assert ours.previous is not None and ours.previous.__class__.__name__ == "OtherPackPatch"
     alone = ours.previous.calls
     layer_kv = identity.kv.get(ours.weight_key, q.device, torch.float32)
-    want = env.pack("instantid_core.identity_attention").add_identity_attention(
+    want = env.pack("instantid_core.compute.identity_attention").add_identity_attention(
         optimized_attention(q, k, v, 1) + 1.0, q, layer_kv, 1, 1.0, [0, 1])
     assert alone == 1 and torch.allclose(out, want, atol=1e-6)
     # the whole chain samples
@@ -259,7 +259,7 @@ def test_precision_manager_report_and_all_in_one_node(env):
 
 
 def test_all_in_one_node_does_not_redo_faces_or_projection_when_a_weight_changes(env, monkeypatch):
-    analyzer_cls = env.pack("instantid_core.face_analysis").FaceAnalyzer
+    analyzer_cls = env.pack("instantid_core.faces.face_analysis").FaceAnalyzer
     projection = env.pack("nodes.projection_node")
     counts = {"analyze": 0, "project": 0}
     analyze, build = analyzer_cls.analyze, projection.build_identity
@@ -310,7 +310,7 @@ def test_all_in_one_memo_keeps_no_adapter_alive(env, tmp_path):
     folder = Path(folder_paths.get_folder_paths("instantid")[0])
     shutil.copyfile(folder / "ip-adapter.safetensors", folder / "copy-b.safetensors")
     folder_paths.filename_list_cache.clear()
-    model_class = env.pack("instantid_core.instantid_model").InstantIDModel
+    model_class = env.pack("instantid_core.compute.instantid_model").InstantIDModel
     alive = lambda: gc.collect() * 0 + sum(type(o) is model_class for o in gc.get_objects())  # noqa: E731
     before = alive()  # adapters other tests' runners still cache
     runner = cs.PromptRunner()

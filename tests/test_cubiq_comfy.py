@@ -27,7 +27,7 @@ from instantid_testkit import comfy_support as cs
 import cubiq_examples as ex
 import third_party
 from instantid_testkit.comfy_env import ROOT, comfy_env, face_photo
-from instantid_core.cubiq_workflows import (APPLY, CUBIQ_NODE_TYPES, FACE_DETECT, PROJECTION, SET_MASK,
+from instantid_core.workflow_formats.cubiq_workflows import (APPLY, CUBIQ_NODE_TYPES, FACE_DETECT, PROJECTION, SET_MASK,
                                             migrate_workflow)
 from runner import headless
 from runner.executor import PromptRunner
@@ -311,5 +311,5 @@ def test_route_handler_converts_with_live_definitions(env, definitions):
 def test_route_handler_refuses_what_it_cannot_convert(env, body, words):
     status, answer = call_route(env, body)
     assert status == 400 and words in answer["error"], answer
-    with pytest.raises(env.pack("instantid_core.cubiq_workflows").CubiqMigrationError):  # the pack's own class
+    with pytest.raises(env.pack("instantid_core.workflow_formats.cubiq_workflows").CubiqMigrationError):  # the pack's own class
         env.pack("nodes.migration_route").migrate_payload({"workflow": []})

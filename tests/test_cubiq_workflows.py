@@ -1,4 +1,4 @@
-"""cubiq ComfyUI_InstantID workflows -> this pack's nodes (instantid_core.cubiq_workflows), without ComfyUI.
+"""cubiq ComfyUI_InstantID workflows -> this pack's nodes (instantid_core.workflow_formats.cubiq_workflows), without ComfyUI.
 
 The node definitions below are a small table of this pack's nodes (ids, inputs, outputs) in /object_info
 shape; a ComfyUI-backed test elsewhere runs the converter with the real ones.
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import cubiq_examples as ex
-from instantid_core.cubiq_workflows import (APPLY, APPLY_ATTENTION, APPLY_IDENTITYNET, CUBIQ_NODE_TYPES, FACE_DETECT,
+from instantid_core.workflow_formats.cubiq_workflows import (APPLY, APPLY_ATTENTION, APPLY_IDENTITYNET, CUBIQ_NODE_TYPES, FACE_DETECT,
                                             FACE_KEYPOINTS, PROJECTION, SET_MASK, CubiqMigrationError,
                                             migrate_workflow, migration_report_text, needs_migration)
 

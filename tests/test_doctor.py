@@ -4,8 +4,8 @@ import torch
 from safetensors.torch import save_file
 
 from instantid_testkit.adapter_fixtures import adapter_state, save_bin
-from instantid_core.doctor import OK, PROBLEM, WARN, run_doctor
-from instantid_core.model_catalog import files_for
+from instantid_core.files.doctor import OK, PROBLEM, WARN, run_doctor
+from instantid_core.files.model_catalog import files_for
 
 
 def _folders(tmp):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub_server import HubServer
-from instantid_core.model_catalog import (ADAPTER, ANTELOPEV2, CATALOG, FOLDER_KINDS, GROUPS, IDENTITYNET, ModelFile,
+from instantid_core.files.model_catalog import (ADAPTER, ANTELOPEV2, CATALOG, FOLDER_KINDS, GROUPS, IDENTITYNET, ModelFile,
                                           download_command, files_for, frontend_model_entries)
 from runner.download import DOWNLOADED, FROM_CACHE, SKIPPED, DownloadError, download, folders_from_models_dir
 
@@ -267,7 +267,7 @@ def _run_child(code: str, env: dict) -> subprocess.CompletedProcess:
 CHILD = """
     import json, sys
     sys.path[:0] = [{root!r}, {tests!r}]
-    from instantid_core.model_catalog import ModelFile
+    from instantid_core.files.model_catalog import ModelFile
     from runner.download import DownloadError, download, folders_from_models_dir
     rec = ModelFile(**json.loads({rec!r}))
     try:

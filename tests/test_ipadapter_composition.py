@@ -193,7 +193,7 @@ def test_each_layer_is_base_plus_ipadapter_term_plus_identity_term(env, ipa, cha
     callback with the arguments IPAdapter itself recorded, and the core identity term. IPAdapter acts from 50 %
     of sampling on, so early sigmas must show no IPAdapter term whichever patch holds it."""
     from comfy.ldm.modules.attention import optimized_attention
-    core = env.pack("instantid_core.identity_attention")
+    core = env.pack("instantid_core.compute.identity_attention")
     sampling = chain.base.get_model_object("model_sampling")
     ours_alone = installed(env, compose(env, ipa, chain, ("ours",)))
     ipa_alone = installed(env, compose(env, ipa, chain, ("ipadapter",), ipa_start=0.5))

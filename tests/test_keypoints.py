@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from instantid_core.keypoints import COLORS, draw_keypoints, keypoint_image, scale_points
+from instantid_core.compute.keypoints import COLORS, draw_keypoints, keypoint_image, scale_points
 
 KPS = np.array([[40.0, 40.0], [80.0, 40.0], [60.0, 65.0], [45.0, 90.0], [75.0, 90.0]])
 

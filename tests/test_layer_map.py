@@ -2,7 +2,7 @@ import pytest
 
 from instantid_testkit.adapter_fixtures import SDXL_HIDDEN
 from instantid_core.errors import LayerMismatchError
-from instantid_core.layer_map import CrossAttentionLayer as L, map_layers
+from instantid_core.compute.layer_map import CrossAttentionLayer as L, map_layers
 
 
 def sdxl_layers():

@@ -1,5 +1,5 @@
 """A workflow saved on Windows names `sub\\file`, Linux lists `sub/file` (and the reverse): the same file."""
-from instantid_core.listed_names import listed_spelling
+from instantid_core.workflow_formats.listed_names import listed_spelling
 
 OPTIONS = ["sd_xl_base_1.0.safetensors", "instantid\\diffusion_pytorch_model.safetensors", "depth/sdxl.safetensors"]
 

@@ -3,9 +3,9 @@ sequence ([1, N, 512] -> 16 tokens), positive and negative (zeros of the same sh
 import torch
 
 from instantid_testkit.adapter_fixtures import REAL, image_proj_state
-from instantid_core.identity import COMBINE_MODES, combine_embeddings, project_identity
-from instantid_core.instantid_model import InstantIDModel
-from instantid_core.resampler import ResamplerConfig
+from instantid_core.compute.identity import COMBINE_MODES, combine_embeddings, project_identity
+from instantid_core.compute.instantid_model import InstantIDModel
+from instantid_core.compute.resampler import ResamplerConfig
 from reference_math import resampler_f64
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from instantid_core.precision import (IDENTITY_KV, PROJECTION, PrecisionMode, PrecisionPolicy,
+from instantid_core.compute.precision import (IDENTITY_KV, PROJECTION, PrecisionMode, PrecisionPolicy,
                                       attention_compute_dtype, run_in_dtype)
 
 

@@ -1,8 +1,8 @@
 import torch
 
 from instantid_testkit.adapter_fixtures import REAL, TINY, image_proj_state
-from instantid_core.precision import run_in_dtype
-from instantid_core.resampler import Resampler, ResamplerConfig
+from instantid_core.compute.precision import run_in_dtype
+from instantid_core.compute.resampler import Resampler, ResamplerConfig
 from reference_math import resampler_f64
 
 

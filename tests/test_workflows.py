@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from instantid_testkit.comfy_env import ROOT, comfy_env, face_photo
-from instantid_core.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries
+from instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries
 from runner.workflow_format import is_widget, ui_to_api, widget_value_map
 
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))

@@ -2,7 +2,7 @@
 //
 // When a workflow is opened (file open, drag and drop, template, restored at start-up) and it holds node types of
 // cubiq's ComfyUI_InstantID while that pack is not installed, a panel offers to convert them in place to this
-// pack's nodes. The conversion is the pack's one Python converter (instantid_core/cubiq_workflows.py), run by the
+// pack's nodes. The conversion is the pack's one Python converter (instantid_core/workflow_formats/cubiq_workflows.py), run by the
 // server with its live node definitions (POST /instantid_precision/migrate, nodes/migration_route.py); the result
 // is loaded into the same workflow tab as one undoable edit, and the panel then shows the converter's report.
 // "Edit > Convert cubiq InstantID nodes" in the menu does the same at any time (also with cubiq's pack installed,
@@ -17,7 +17,7 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
-// instantid_core/cubiq_workflows.py CUBIQ_NODE_TYPES (the browser test checks that both lists agree)
+// instantid_core/workflow_formats/cubiq_workflows.py CUBIQ_NODE_TYPES (the browser test checks that both lists agree)
 const CUBIQ_NODE_TYPES = ["InstantIDModelLoader", "InstantIDFaceAnalysis", "FaceKeypointsPreprocessor",
   "ApplyInstantID", "ApplyInstantIDAdvanced", "InstantIDAttentionPatch", "ApplyInstantIDControlNet"];
 const ROUTE = "/instantid_precision/migrate";

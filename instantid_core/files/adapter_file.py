@@ -16,8 +16,8 @@ from typing import Dict, Mapping
 
 import torch
 
-from .errors import AdapterFormatError
-from .resampler import ResamplerConfig
+from ..errors import AdapterFormatError
+from ..compute.resampler import ResamplerConfig
 
 REAL_FILE_HINT = ("Download ip-adapter.bin from the InstantX/InstantID release and put it in "
                   "ComfyUI/models/instantid/.")

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .instantid_model import InstantIDModel
-from .errors import InputValueError
+from ..errors import InputValueError
 from .precision import dtype_name, run_in_dtype
 
 LayerCallback = Optional[Callable[[int, int], None]]  # (done, total): progress and interrupt checks

@@ -75,7 +75,7 @@ def _safetensors_kinds(folders: Sequence[Path], name: Optional[str]):
 
 def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
     from .adapter_file import load_adapter
-    from .errors import AdapterFormatError
+    from ..errors import AdapterFormatError
 
     where = ", ".join(str(f) for f in folders) or "models/instantid"
     candidates = [p for p in _files(folders, (".bin", ".safetensors")) if _is_named(p, folders, name)]

@@ -8,7 +8,7 @@ from typing import Optional
 
 import torch
 
-from .errors import IdentityBatchError, InputValueError
+from ..errors import IdentityBatchError, InputValueError
 
 
 def require_finite(value: float, input_name: str) -> float:

@@ -29,7 +29,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from .errors import CubiqMigrationError
+from ..errors import CubiqMigrationError
 from .ui_graph import UIGraph, xy
 from .widget_specs import frontend_extras, is_widget, spec_parts
 

@@ -19,7 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Tuple
 
-from .errors import AntelopeFilesError
+from ..errors import AntelopeFilesError
 
 __all__ = [
     "ANTELOPE_DIRNAME",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any, List, Mapping, Optional, Tuple
 
-from .errors import CubiqMigrationError
+from ..errors import CubiqMigrationError
 
 
 def xy(value: Any, default: Tuple[float, float]) -> Tuple[float, float]:

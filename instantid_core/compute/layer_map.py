@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Sequence, Tuple
 
-from .errors import LayerMismatchError
+from ..errors import LayerMismatchError
 
 BLOCK_ORDER = {"input": 0, "output": 1, "middle": 2}
 LayerKey = Tuple[str, int, int]  # (block name, block id, transformer index)

@@ -14,7 +14,7 @@ from typing import Callable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from .errors import IdentityBatchError, InputValueError
+from ..errors import IdentityBatchError, InputValueError
 from .identity import LayerKV
 from .precision import attention_compute_dtype
 

@@ -9,7 +9,7 @@ from typing import Dict
 import torch
 from torch import nn
 
-from .adapter_file import AdapterWeights
+from ..files.adapter_file import AdapterWeights
 from .resampler import Resampler, ResamplerConfig
 
 
@@ -55,5 +55,5 @@ class InstantIDModel(nn.Module):
 
 def load_instantid_model(path) -> InstantIDModel:
     """Load and validate an adapter file into an InstantIDModel on the CPU, in the file's dtype."""
-    from .adapter_file import load_adapter
+    from ..files.adapter_file import load_adapter
     return InstantIDModel.from_weights(load_adapter(path))

@@ -1,0 +1,1 @@
+"""Faces in photos: detection, keypoints and embeddings (insightface antelopev2), and face selection."""
