@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
                              "e.g. \"--lowvram\" or \"--base-directory /data/comfy\"")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a workflow (UI-format JSON, this pack's or cubiq's) and save the image")
-    run.add_argument("workflow", help="workflow JSON, e.g. workflows/instantid_basic_portrait.json")
+    run.add_argument("workflow", help="workflow JSON, e.g. example_workflows/instantid_basic_portrait.json")
     run.add_argument("--face", action="append", default=[], help="face photo (repeat for several face inputs)")
     run.add_argument("--pose", help="photo whose face pose (keypoints) to copy")
     run.add_argument("--prompt", help="positive prompt")

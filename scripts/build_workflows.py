@@ -1,4 +1,4 @@
-"""Regenerate workflows/*.json (UI format) from the real node definitions of a ComfyUI + this pack.
+"""Regenerate example_workflows/*.json (UI format) from the real node definitions of a ComfyUI + this pack.
 
     COMFYUI_PATH=/path/to/ComfyUI python scripts/build_workflows.py
 
@@ -400,7 +400,7 @@ def main():
     for name, build in WORKFLOWS.items():
         g = Graph(nodes.NODE_CLASS_MAPPINGS, pack, core)
         build(g)
-        (ROOT / "workflows" / f"{name}.json").write_text(json.dumps(g.json(), indent=1) + "\n")
+        (ROOT / "example_workflows" / f"{name}.json").write_text(json.dumps(g.json(), indent=1) + "\n")
         print("wrote", name)
 
 

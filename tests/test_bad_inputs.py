@@ -146,7 +146,7 @@ def test_runner_refuses_non_images_and_leaves_nothing_staged(env, tmp_path):
     from PIL import Image
     from instantid_testkit.comfy_env import face_photo
     Image.fromarray(face_photo()).save(good)
-    workflow = Path(__file__).resolve().parents[1] / "workflows" / "instantid_pose_from_photo.json"
+    workflow = Path(__file__).resolve().parents[1] / "example_workflows" / "instantid_pose_from_photo.json"
     with pytest.raises(headless.RunnerError) as exc:  # the face is staged first, then the pose fails
         headless.run_workflow(workflow, verbose=False, faces=[str(good)], pose=str(secret))
     assert "is not an image" in str(exc.value)
@@ -168,7 +168,7 @@ def test_runner_prints_each_node_with_its_title_and_progress(env, tmp_path, caps
     from instantid_testkit.comfy_env import face_photo
     face = tmp_path / "me.png"
     Image.fromarray(face_photo()).save(face)
-    workflow = Path(__file__).resolve().parents[1] / "workflows" / "instantid_basic_portrait.json"
+    workflow = Path(__file__).resolve().parents[1] / "example_workflows" / "instantid_basic_portrait.json"
     written = headless.run_workflow(workflow, out=tmp_path / "out.png", verbose=True, faces=[str(face)],
                                     checkpoint="tiny_sdxl.safetensors", controlnet="tiny_identitynet.safetensors",
                                     adapter="ip-adapter.safetensors", width=64, height=64, steps=2, seed=1)

@@ -2,7 +2,7 @@
 
 Starts `python main.py --cpu` with a throw-away --base-directory (this repo symlinked into its custom_nodes, tiny
 models written there by a test-only custom node, see browser_support/), opens the UI and checks: the extension
-loads with no page errors, the nodes are registered and found by the node search, every workflow in workflows/
+loads with no page errors, the nodes are registered and found by the node search, every workflow in example_workflows/
 loads cleanly, and after a real run of the full chain the Face Detect node shows the numbered face boxes and the
 Precision / Projection nodes show their reports — through widget values, the DOM and screenshot pixels.
 
@@ -23,7 +23,7 @@ from browser_support import (ADAPTER, CHECKPOINT, CHROMIUM, COMFY, CONTROLNET, F
                              colour_count, crop, load_png, near, needs_browser, open_app)
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOWS = sorted((REPO / "workflows").glob("*.json"))
+WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 pytestmark = needs_browser
 
 OUR_NODES = {

@@ -308,7 +308,7 @@ class TestWithoutCubiqPack:
         ui.page.wait_for("!__iid.migrationPanel()", timeout=10, what="the panel to close")
 
     def test_this_packs_own_workflow_gets_no_offer(self, ui):
-        workflow = json.loads((TESTS.parent / "workflows" / "instantid_basic_portrait.json").read_text())
+        workflow = json.loads((TESTS.parent / "example_workflows" / "instantid_basic_portrait.json").read_text())
         ui.call("blank")
         ui.drop(workflow, "portrait.json")
         ui.page.pump(1.0)

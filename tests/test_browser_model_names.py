@@ -22,7 +22,7 @@ from browser_support import COMFY, ComfyServer, needs_browser, open_app
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "workflows" / "instantid_basic_portrait.json"
+SHIPPED = REPO / "example_workflows" / "instantid_basic_portrait.json"
 pytestmark = needs_browser
 
 SLASH_NAME = "instantid/diffusion_pytorch_model.safetensors"  # as the shipped workflows name IdentityNet

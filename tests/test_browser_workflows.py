@@ -1,4 +1,4 @@
-"""The shipped workflows (workflows/*.json) in the real ComfyUI frontend, through headless Chromium.
+"""The shipped workflows (example_workflows/*.json) in the real ComfyUI frontend, through headless Chromium.
 
 Two servers (see browser_support/):
 
@@ -27,7 +27,7 @@ from browser_support.session import Session, chromium  # noqa: F401  (chromium: 
 from test_workflows import backward_links, overlaps
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOWS = sorted((REPO / "workflows").glob("*.json"))
+WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 pytestmark = needs_browser
 
 # the input images the workflows name; the test server has only the face photo, copied under these names
@@ -178,7 +178,7 @@ class TestMissingModelsDialog:
         assert not empty.problems(since), empty.problems(since)
 
     def test_installed_files_are_not_listed(self, empty):
-        data = json.loads((REPO / "workflows" / "instantid_basic_portrait.json").read_text())
+        data = json.loads((REPO / "example_workflows" / "instantid_basic_portrait.json").read_text())
         models = empty.server.base / "models"
         placed = [models / "checkpoints" / "sd_xl_base_1.0.safetensors",
                   models / "controlnet" / "instantid" / "diffusion_pytorch_model.safetensors"]
@@ -199,7 +199,7 @@ class TestMissingModelsDialog:
                 path.unlink(missing_ok=True)
 
     def test_pack_properties_pass_the_frontend_validation_and_are_kept(self, empty):
-        data = json.loads((REPO / "workflows" / "instantid_basic_portrait.json").read_text())
+        data = json.loads((REPO / "example_workflows" / "instantid_basic_portrait.json").read_text())
         empty.call("closeDialogs")
         empty.call("load", data, timeout=60)
         empty.page.pump(0.5)

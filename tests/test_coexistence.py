@@ -32,7 +32,7 @@ CUBIQS = ("InstantIDModelLoader", "InstantIDFaceAnalysis", "ApplyInstantID", "Ap
 CUBIQ_FOLDER = "ComfyUI_InstantID"
 CUBIQ_ADAPTER = "cubiq_layout_tiny_layers.safetensors"
 ORDERS = {"ours_first": False, "cubiq_first": True}
-WORKFLOW = ROOT / "workflows" / "instantid_basic_portrait.json"
+WORKFLOW = ROOT / "example_workflows" / "instantid_basic_portrait.json"
 RUN_TIMEOUT = 240
 
 

@@ -8,7 +8,7 @@ import pytest
 from instantid_testkit.comfy_env import ROOT, comfy_env
 from runner.workflow_format import ui_to_api
 
-WORKFLOW = ROOT / "workflows" / "instantid_basic_portrait.json"
+WORKFLOW = ROOT / "example_workflows" / "instantid_basic_portrait.json"
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from instantid_testkit.comfy_env import ROOT, comfy_env, face_photo
 from instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries
 from runner.workflow_format import is_widget, ui_to_api, widget_value_map
 
-WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
+WORKFLOWS = sorted((ROOT / "example_workflows").glob("*.json"))
 TINY = {"checkpoint": "tiny_sdxl.safetensors", "controlnet": "tiny_identitynet.safetensors",
         "adapter": "ip-adapter.safetensors"}
 
@@ -151,7 +151,7 @@ def test_layout_by_the_file_sizes_has_no_overlap_and_links_read_left_to_right(pa
 
 
 def test_multi_reference_feeds_all_photos_as_one_sequence():
-    wf = load(ROOT / "workflows" / "instantid_multi_reference.json")
+    wf = load(ROOT / "example_workflows" / "instantid_multi_reference.json")
     [proj] = [n for n in wf["nodes"] if n["type"] == "InstantIDPrecision_ImageProjection"]
     assert proj["widgets_values"][0] == "instantx_multi_photo"
     note = next(n for n in wf["nodes"] if n["type"] == "Note")["widgets_values"][0]
@@ -227,7 +227,7 @@ def test_workflow_executes_headless(env, path, tmp_path):
 
 def test_missing_model_stops_before_loading_with_doctor_report(env, tmp_path):
     from runner import headless
-    path = ROOT / "workflows" / "instantid_basic_portrait.json"
+    path = ROOT / "example_workflows" / "instantid_basic_portrait.json"
     api = ui_to_api(load(path), _definitions())
     headless.apply_overrides(api, headless.Staging(), **{**_overrides(env, path), "adapter": "missing.bin"})
     with pytest.raises(headless.RunnerError) as exc:
@@ -247,7 +247,7 @@ def test_cli_runs_a_workflow_end_to_end(env, tmp_path):
         "comfy_support.register_tiny_sdxl()\nNODE_CLASS_MAPPINGS = {}\n")
     out = tmp_path / "portrait.png"
     cmd = [sys.executable, str(ROOT), "--comfy-args", f"--cpu --base-directory {base}", "run",
-           "workflows/instantid_basic_portrait.json", "--face", str(env.photos / "me.png"), "--prompt", "a portrait",
+           "example_workflows/instantid_basic_portrait.json", "--face", str(env.photos / "me.png"), "--prompt", "a portrait",
            "--out", str(out), "--width", "64", "--height", "64", "--steps", "1",
            "--checkpoint", TINY["checkpoint"], "--controlnet", TINY["controlnet"], "--adapter", TINY["adapter"]]
     envvars = {**os.environ, "COMFYUI_PATH": env.comfy_root}
@@ -261,7 +261,7 @@ def test_cli_runs_a_workflow_end_to_end(env, tmp_path):
     assert "running node" not in missing.stdout  # stopped before executing anything
     # `doctor <workflow>`: exactly the files that workflow names (ip-adapter.bin is not among the test models)
     doctor = subprocess.run([sys.executable, str(ROOT), "--comfy-args", f"--cpu --base-directory {base}", "doctor",
-                             "workflows/instantid_basic_portrait.json"], cwd=ROOT, capture_output=True, text=True,
+                             "example_workflows/instantid_basic_portrait.json"], cwd=ROOT, capture_output=True, text=True,
                             timeout=300, env=envvars)
     assert doctor.returncode == 1, doctor.stdout[-3000:] + doctor.stderr[-3000:]
     adapter_line = next(line for line in doctor.stdout.splitlines() if "InstantID adapter" in line)
