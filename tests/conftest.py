@@ -10,16 +10,15 @@ for p in (ROOT, TESTS):
         sys.path.insert(0, str(p))
 
 
-# --- CI's full run: a test may skip only because it needs a GPU (or a third-party pack's sources) -----------
-# .ci/run sets INSTANTID_FULL_RUN=1 when it has provided ComfyUI and Chromium; then any other skip means a
-# real part went missing and the run must fail instead of passing quietly. The coexistence tests need cubiq's
-# packs' sources, which CI cannot fetch (no GitHub access): .ci/run provides them where this machine has a
-# snapshot, and without one those tests skip with that reason instead of failing a fresh machine's run.
+# --- CI's full run: a test may skip only because it needs a GPU ------------------------------------------------
+# .ci/run sets INSTANTID_FULL_RUN=1 when it has provided ComfyUI, the third-party packs (from ../shared/vendor),
+# both frontends and Chromium; then any other skip means a real part went missing and the run must fail instead
+# of passing quietly.
 import os  # noqa: E402
 
 import pytest  # noqa: E402
 
-ALLOWED_SKIP_WORDS = ("needs a GPU", "needs the third-party pack sources")
+ALLOWED_SKIP_WORDS = ("needs a GPU",)
 _bad_skips = []
 
 
