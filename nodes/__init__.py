@@ -5,7 +5,7 @@ from .apply_nodes import InstantIDApply, InstantIDApplyAttention, InstantIDApply
 from .doctor_node import InstantIDModelDoctor
 from .face_nodes import InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints
 from .folders import register_model_folders
-from . import migration_route  # noqa: F401  (POST /instantid_precision/migrate, when a server runs)
+from . import download_route, migration_route  # noqa: F401  (the UI's routes, when a server runs)
 from .model_nodes import InstantIDModelLoader, InstantIDPrecisionManager
 from .projection_node import InstantIDImageProjection
 

@@ -13,61 +13,13 @@ from pathlib import Path
 import pytest
 
 from hub_server import HubServer
-from instantid_core.files.model_catalog import (ADAPTER, ANTELOPEV2, CATALOG, FOLDER_KINDS, GROUPS, IDENTITYNET, ModelFile,
-                                          download_command, files_for, frontend_model_entries)
+from instantid_testkit.tiny_catalog import REV_A, REV_B, Tiny, blob, chunk_size, record  # noqa: F401
+from instantid_core.files.model_catalog import (ADAPTER, ALL_GROUPS, ANTELOPEV2, CATALOG, FOLDER_KINDS, GROUPS,
+                                                IDENTITYNET, SDXL, ModelFile, download_command, files_for,
+                                                frontend_model_entries)
 from runner.download import DOWNLOADED, FROM_CACHE, SKIPPED, DownloadError, download, folders_from_models_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-REV_A, REV_B = "1" * 40, "2" * 40
-
-
-def chunk_size() -> int:
-    """huggingface_hub hands the body to the file in chunks of this size; a resume starts at a chunk boundary."""
-    from huggingface_hub import constants
-    return constants.DOWNLOAD_CHUNK_SIZE
-
-
-def blob(n: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(n)
-
-
-def record(group, repo, path, rev, kind, target, data) -> ModelFile:
-    return ModelFile(group, repo, path, rev, kind, target, len(data), hashlib.sha256(data).hexdigest(), "test")
-
-
-class Tiny:
-    """A catalog of small generated files in the real layout, and a hub serving them."""
-
-    def __init__(self, hub: HubServer, big: int = 0):
-        self.hub = hub
-        self.data = {
-            "adapter": blob(big or 3000, 1),
-            "identitynet": blob(2000, 2),
-            "scrfd": blob(1500, 3),
-            "glintr": blob(1700, 4),
-        }
-        d = self.data
-        self.catalog = (
-            record(ADAPTER, "test/instantid", "ip-adapter.bin", REV_A, "instantid", "ip-adapter.bin", d["adapter"]),
-            record(IDENTITYNET, "test/instantid", "ControlNetModel/diffusion_pytorch_model.safetensors", REV_A,
-                   "controlnet", "instantid/diffusion_pytorch_model.safetensors", d["identitynet"]),
-            record(ANTELOPEV2, "test/antelope", "scrfd_10g_bnkps.onnx", REV_B, "insightface",
-                   "models/antelopev2/scrfd_10g_bnkps.onnx", d["scrfd"]),
-            record(ANTELOPEV2, "test/antelope", "glintr100.onnx", REV_B, "insightface",
-                   "models/antelopev2/glintr100.onnx", d["glintr"]),
-        )
-        for f, key in zip(self.catalog, d):
-            hub.add(f.repo_id, f.path_in_repo, d[key], commit=f.revision)
-
-    def run(self, folders, tmp_path, groups=None, **kw):
-        lines = []
-        if "endpoint" not in kw:
-            kw["endpoint"] = self.hub.url
-        report = download(groups, folders, catalog=self.catalog, cache_dir=str(tmp_path / "hf-cache"),
-                          progress=False, log=lines.append, **kw)
-        return report, lines
-
-
 @pytest.fixture
 def hub():
     with HubServer() as server:
@@ -333,7 +285,8 @@ def test_folders_from_folder_paths_follows_extra_model_paths(tmp_path):
     before, after, models_dir, search = json.loads(done.stdout.strip().splitlines()[-1])
     assert before == {k: os.path.join(models_dir, k) for k in FOLDER_KINDS}
     assert after == {"controlnet": str(tmp_path / "shared" / "cn"), "instantid": str(tmp_path / "shared" / "ii"),
-                     "insightface": str(tmp_path / "shared" / "face")}
+                     "insightface": str(tmp_path / "shared" / "face"),
+                     "checkpoints": os.path.join(models_dir, "checkpoints")}  # not in the yaml: ComfyUI's own
     # an installed copy is looked for in every configured folder of the kind, the default one included
     assert search["controlnet"][0] == after["controlnet"] and before["controlnet"] in search["controlnet"]
 
@@ -351,7 +304,8 @@ DESIGN_ANTELOPE = {
 
 
 def test_real_catalog_records_are_complete_and_pinned():
-    assert {f.group for f in CATALOG} == set(GROUPS)
+    assert {f.group for f in CATALOG} == set(ALL_GROUPS)
+    assert [f.group for f in files_for()] == [f.group for f in CATALOG if f.group in GROUPS]  # the checkpoint is opt-in
     for f in CATALOG:
         assert f.url.startswith(f"https://huggingface.co/{f.repo_id}/resolve/{f.revision}/"), f.url
         assert re.fullmatch(r"[0-9a-f]{40}", f.revision), "pin a commit: a moved branch must not change the file"
@@ -363,6 +317,9 @@ def test_real_catalog_records_are_complete_and_pinned():
     assert (adapter.folder_kind, adapter.target) == ("instantid", "ip-adapter.bin")
     assert (identitynet.folder_kind, identitynet.target) == ("controlnet",
                                                              "instantid/diffusion_pytorch_model.safetensors")
+    (sdxl,) = files_for([SDXL])
+    assert (sdxl.folder_kind, sdxl.target, sdxl.size) == ("checkpoints", "sd_xl_base_1.0.safetensors", 6938078334)
+    assert "RAIL" in sdxl.licence
     antelope = {f.name: (f.size, f.sha256) for f in by_group[ANTELOPEV2]}
     assert antelope == DESIGN_ANTELOPE
     assert all(f.target == f"models/antelopev2/{f.name}" and f.folder_kind == "insightface"
@@ -376,7 +333,8 @@ def test_folder_kinds_are_known_to_comfyui_or_registered_by_the_pack():
     comfy = find_comfyui(ROOT)
     if comfy is None:
         pytest.skip("ComfyUI not found (set COMFYUI_PATH): its own folder names not checked")
-    assert 'folder_names_and_paths["controlnet"]' in (Path(comfy) / "folder_paths.py").read_text()
+    source = (Path(comfy) / "folder_paths.py").read_text()
+    assert 'folder_names_and_paths["controlnet"]' in source and 'folder_names_and_paths["checkpoints"]' in source
 
 
 def test_frontend_entries_and_download_command():

@@ -79,6 +79,31 @@ class DownloadReport:
         return "\n".join(r.line() for r in self.results)
 
 
+class DownloadCancelled(InstantIDError, RuntimeError):
+    """Stopped on request (the UI's Cancel, Ctrl-C). The partial file stays beside its target and the next download
+    resumes it; ``report`` holds the files finished before."""
+
+    def __init__(self, report: Optional["DownloadReport"] = None):
+        super().__init__("stopped; the partial download is kept beside its target (*.incomplete) and the next "
+                         "download resumes it")
+        self.report = report
+
+
+class _StoppableFile:
+    """The partial file as huggingface_hub's http_get writes it: each write first asks whether to stop."""
+
+    def __init__(self, out, should_stop: Callable[[], bool]):
+        self._out, self._should_stop = out, should_stop
+
+    def write(self, data):
+        if self._should_stop():
+            raise DownloadCancelled()
+        return self._out.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._out, name)
+
+
 class _FileFailed(Exception):
     """This file failed; the others may still work."""
 
@@ -130,13 +155,14 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
              *, endpoint: Optional[str] = None, token: Optional[str] = None, progress: bool = True,
              catalog: Tuple[ModelFile, ...] = CATALOG, cache_dir: Optional[str] = None,
              search: Optional[Mapping[str, Iterable["os.PathLike[str] | str"]]] = None,
-             log: Callable[[str], None] = print) -> DownloadReport:
+             log: Callable[[str], None] = print, should_stop: Callable[[], bool] = lambda: False) -> DownloadReport:
     """Download the files of ``groups`` (all when None) into ``folders`` (folder kind -> directory).
 
     ``endpoint`` overrides ``HF_ENDPOINT``; ``token`` overrides ``HF_TOKEN`` / the stored login; ``cache_dir``
     the Hugging Face cache looked in; ``search`` (folder kind -> directories, default ``folders``) where an
     installed copy under another name is looked for. Prints one line per file through ``log``. Raises
-    :class:`DownloadError` (after trying every file, or at once when the hub is unreachable) listing the manual URLs.
+    :class:`DownloadError` (after trying every file, or at once when the hub is unreachable) listing the manual URLs,
+    and :class:`DownloadCancelled` as soon as ``should_stop()`` turns true (checked before each file and each write).
     """
     files = files_for(groups, catalog)
     folders = dict(folders or {})
@@ -149,8 +175,13 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
         for i, file in enumerate(files):
             target = target_path(file, folders)
             try:
+                if should_stop():
+                    raise DownloadCancelled()
                 dirs = search.get(file.folder_kind) or [Path(folders[file.folder_kind])]
-                result = _fetch(file, target, endpoint, token, cache_dir, dirs)
+                result = _fetch(file, target, endpoint, token, cache_dir, dirs, should_stop)
+            except DownloadCancelled as exc:
+                exc.report = report
+                raise
             except _Unreachable as exc:
                 left = [f for f in files[i:] if not _size_matches(target_path(f, folders), f.size)]
                 raise DownloadError(_error_text(str(exc), left, folders), report) from exc.__cause__
@@ -165,7 +196,8 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
     return report
 
 
-def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir, search_dirs: List[Path]) -> FileResult:
+def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir, search_dirs: List[Path],
+           should_stop: Callable[[], bool] = lambda: False) -> FileResult:
     if target.is_file() and _matches(target, file.size, file.sha256):
         return FileResult(file, target, SKIPPED, "already there; size and sha256 match")
     copy = _installed_copy(file, target, search_dirs)
@@ -175,7 +207,7 @@ def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir, search_dir
     target.parent.mkdir(parents=True, exist_ok=True)
     staged, status = _from_cache(file, target, cache_dir), FROM_CACHE
     if staged is None:
-        staged, status = _from_hub(file, target, endpoint, token), DOWNLOADED
+        staged, status = _from_hub(file, target, endpoint, token, should_stop), DOWNLOADED
     detail = f"{file.size} bytes, sha256 verified"
     if target.exists():
         detail += f"; the old, different file was kept as {_set_aside(target).name}"
@@ -233,7 +265,8 @@ def _from_cache(file: ModelFile, target: Path, cache_dir: Optional[str]) -> Opti
     return None
 
 
-def _from_hub(file: ModelFile, target: Path, endpoint: Optional[str], token: Optional[str]) -> Path:
+def _from_hub(file: ModelFile, target: Path, endpoint: Optional[str], token: Optional[str],
+              should_stop: Callable[[], bool] = lambda: False) -> Path:
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
     url = hf_hub_url(file.repo_id, file.path_in_repo, revision=file.revision, endpoint=endpoint)
@@ -253,12 +286,13 @@ def _from_hub(file: ModelFile, target: Path, endpoint: Optional[str], token: Opt
     free = shutil.disk_usage(partial.parent).free
     if free < file.size - have:
         raise _FileFailed(f"{partial.parent} has {free} bytes free, {file.size - have} more are needed")
-    _stream(meta.location, url, partial, file, token)
+    _stream(meta.location, url, partial, file, token, should_stop)
     _verify(partial, file.size, expected_sha)
     return partial
 
 
-def _stream(location: str, resolve_url: str, partial: Path, file: ModelFile, token: Optional[str]) -> None:
+def _stream(location: str, resolve_url: str, partial: Path, file: ModelFile, token: Optional[str],
+            should_stop: Callable[[], bool] = lambda: False) -> None:
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
 
@@ -274,9 +308,11 @@ def _stream(location: str, resolve_url: str, partial: Path, file: ModelFile, tok
             return
         try:
             with open(partial, "ab") as out:
-                http_get(location, out, resume_size=have, headers=headers, expected_size=file.size,
-                         displayed_filename=file.name)
+                http_get(location, _StoppableFile(out, should_stop), resume_size=have, headers=headers,
+                         expected_size=file.size, displayed_filename=file.name)
             return
+        except DownloadCancelled:
+            raise
         except Exception as exc:
             grew = partial.exists() and partial.stat().st_size > have
             if grew and attempt + 1 < _ATTEMPTS and _transient(exc):

@@ -23,11 +23,15 @@ from .antelope_files import ANTELOPE_DIRNAME, ANTELOPE_FILES
 
 HUB = "https://huggingface.co"
 
-ADAPTER, IDENTITYNET, ANTELOPEV2 = "adapter", "identitynet", "antelopev2"
-GROUPS: Tuple[str, ...] = (ADAPTER, IDENTITYNET, ANTELOPEV2)
+ADAPTER, IDENTITYNET, ANTELOPEV2, SDXL = "adapter", "identitynet", "antelopev2", "sdxl"
+GROUPS: Tuple[str, ...] = (ADAPTER, IDENTITYNET, ANTELOPEV2)  # what InstantID itself needs: the default set
+# Opt-in: a checkpoint is the user's choice (any SDXL-family one works), offered for a first image without a search.
+OPTIONAL_GROUPS: Tuple[str, ...] = (SDXL,)
+ALL_GROUPS: Tuple[str, ...] = GROUPS + OPTIONAL_GROUPS
 
-# ComfyUI folder kinds: `controlnet` is ComfyUI's own; the pack registers `instantid` and `insightface`.
-FOLDER_KINDS: Tuple[str, ...] = ("instantid", "controlnet", "insightface")
+# ComfyUI folder kinds: `controlnet` and `checkpoints` are ComfyUI's own; the pack registers `instantid` and
+# `insightface`.
+FOLDER_KINDS: Tuple[str, ...] = ("instantid", "controlnet", "insightface", "checkpoints")
 
 INSTANTX_REPO = "InstantX/InstantID"
 # The commit that uploaded ControlNetModel/diffusion_pytorch_model.safetensors; ip-adapter.bin (uploaded in
@@ -38,6 +42,10 @@ INSTANTX_LICENCE = "Apache-2.0 (InstantX/InstantID model card)"
 ANTELOPE_REPO = "DIAMONIK7777/antelopev2"
 ANTELOPE_REVISION = "ba0c3e10f4548361eb9a63265d87ce1140ab5a05"  # "Upload 5 files": the five .onnx files
 ANTELOPE_LICENCE = "insightface model pack: non-commercial research use only (deepinsight/insightface)"
+
+SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
+SDXL_REVISION = "462165984030d82259a11f4367a4eed129e94a7b"  # the repo's head since the 1.0 release files
+SDXL_LICENCE = "CreativeML Open RAIL++-M (use restrictions apply: read it on the model page before use)"
 
 
 @dataclass(frozen=True)
@@ -92,18 +100,21 @@ CATALOG: Tuple[ModelFile, ...] = (
               "controlnet", "instantid/diffusion_pytorch_model.safetensors",
               2502139136, "c8127be9f174101ebdafee9964d856b49b634435cf6daa396d3f593cf0bbbb05", INSTANTX_LICENCE),
     *(_antelope(name) for name in ANTELOPE_FILES),
+    # sha256 = the LFS oid of sd_xl_base_1.0.safetensors on the model page; 6,938,078,334 bytes.
+    ModelFile(SDXL, SDXL_REPO, "sd_xl_base_1.0.safetensors", SDXL_REVISION, "checkpoints",
+              "sd_xl_base_1.0.safetensors", 6938078334,
+              "31e35c80fc4829d14f90153f4c74cd59c90b779f6afe05a74cd6120b893f7e5b", SDXL_LICENCE),
 )
 
 
 def files_for(groups: Optional[Iterable[str]] = None,
               catalog: Tuple[ModelFile, ...] = CATALOG) -> List[ModelFile]:
-    """The records of the given groups (all when None), in catalog order; an unknown group is a ValueError."""
-    if groups is None:
-        return list(catalog)
-    wanted = list(groups)
-    unknown = [g for g in wanted if g not in GROUPS]
+    """The records of the given groups (when None, the ones InstantID needs: GROUPS, not the opt-in checkpoint),
+    in catalog order; an unknown group is a ValueError."""
+    wanted = list(GROUPS if groups is None else groups)
+    unknown = [g for g in wanted if g not in ALL_GROUPS]
     if unknown:
-        raise ValueError(f"unknown model group {', '.join(map(repr, unknown))}; choose from {', '.join(GROUPS)}")
+        raise ValueError(f"unknown model group {', '.join(map(repr, unknown))}; choose from {', '.join(ALL_GROUPS)}")
     return [f for f in catalog if f.group in wanted]
 
 

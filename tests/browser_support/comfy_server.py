@@ -71,6 +71,7 @@ class ComfyServer:
         self.pack_name = "comfyui-instantid"  # the folder name ComfyUI serves the web dir under
         self.extra_args: list[str] = []  # more ComfyUI command-line arguments (set before start)
         self.tiny_models = True  # False: models/ stays empty (set before start)
+        self.extra_env: dict[str, str] = {}  # more environment for the server process (set before start)
 
     # -- set-up --------------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -92,7 +93,7 @@ class ComfyServer:
         cmd = [self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
                "--base-directory", str(self.base), "--database-url", "sqlite:///:memory:",
                "--disable-auto-launch", "--preview-method", "none", *self.extra_args]
-        env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", DO_NOT_TRACK="1")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", **self.extra_env}
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, cwd=self.comfy_root, stdout=self.log, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)

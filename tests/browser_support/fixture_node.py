@@ -7,6 +7,7 @@ Writes ``<base>/fixture_status.json`` = {"ok": true, "seconds": ...} or {"ok": f
 from __future__ import annotations
 
 import json
+import os
 import time
 import traceback
 from pathlib import Path
@@ -41,6 +42,26 @@ def _write_models(base: Path) -> None:
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(base / "input" / "blank.png")
 
 
+def _use_test_hub(spec: str) -> None:
+    """$INSTANTID_TEST_HUB = {"endpoint": url, "catalog": [ModelFile fields...]}: the pack's download route offers
+    these small files from the test's local hub instead of the multi-GB catalog from huggingface.co."""
+    import sys
+    import threading
+    from instantid_core.files.model_catalog import ModelFile
+    hub = json.loads(spec)
+
+    def patch():  # ComfyUI imports custom nodes in directory order: the pack may come after this file
+        for _ in range(1200):
+            route = next((m for name, m in list(sys.modules.items()) if name.endswith(".nodes.download_route")), None)
+            if route is not None and hasattr(route, "post_cancel"):  # fully imported
+                route.catalog = tuple(ModelFile(**record) for record in hub["catalog"])
+                route.endpoint = hub["endpoint"]
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=patch, daemon=True).start()
+
+
 def setup(base: str, models: bool = True) -> None:
     base = Path(base)
     t = time.perf_counter()
@@ -48,6 +69,8 @@ def setup(base: str, models: bool = True) -> None:
     try:
         from instantid_testkit import comfy_support as cs
         cs.register_tiny_sdxl()
+        if os.environ.get("INSTANTID_TEST_HUB"):
+            _use_test_hub(os.environ["INSTANTID_TEST_HUB"])
         if models:
             _write_models(base)
     except Exception:  # reported to the test through the status file; the server keeps starting

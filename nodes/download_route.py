@@ -1,0 +1,102 @@
+"""The model downloads the UI starts (web/model_downloads.js): the same downloader as ``python <pack> download``
+(instantid_core.files.downloader: catalog, pinned revisions, resume, size + sha256, never overwriting a good file,
+one lock per target), into ComfyUI's own folders (folder_paths, extra_model_paths.yaml included).
+
+  GET  /instantid_precision/models              every catalog file: where it goes, size, bytes there, licence;
+                                                and the current (or last) download
+  POST /instantid_precision/models/download     body {"groups": [...]} of the catalog's group names, nothing else;
+                                                409 while a download runs
+  POST /instantid_precision/models/cancel       stop it; the partial file is kept and the next download resumes it
+
+Only the catalog's files are fetched, only to ComfyUI's folders: a request names groups, never a URL or a path.
+One download at a time per server. When it ends, the answer carries the Model Doctor's report."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Optional
+
+import folder_paths
+
+from ..instantid_core.files.download_job import DownloadJob, file_states
+from ..instantid_core.files.downloader import all_folders, first_folders
+from ..instantid_core.files.model_catalog import ALL_GROUPS, CATALOG, GROUPS, OPTIONAL_GROUPS, download_command
+from .server_routes import add_route
+
+BASE = "/instantid_precision/models"
+log = logging.getLogger(__name__)
+# What this server offers and from where (None: huggingface_hub's default, HF_ENDPOINT honoured); a test server
+# swaps in small files of the same layout on a local hub.
+catalog = CATALOG
+endpoint = None
+_job: Optional[DownloadJob] = None
+_job_lock = threading.Lock()
+
+
+def _folders():
+    return first_folders(folder_paths.get_folder_paths, folder_paths.models_dir)
+
+
+def _doctor_text() -> str:
+    from .doctor_node import doctor_report
+    return doctor_report(False).text()
+
+
+def status_payload() -> dict:
+    files = [f for f in catalog if f.group in ALL_GROUPS]
+    return {"groups": list(GROUPS), "optional_groups": list(OPTIONAL_GROUPS),
+            "files": file_states(files, _folders()), "download": _job.snapshot() if _job else None,
+            "command": download_command()}
+
+
+def start_download(body) -> DownloadJob:
+    """A new download for the request body; ValueError for a body that is not just known group names."""
+    global _job
+    groups = body.get("groups") if isinstance(body, dict) else None
+    if not isinstance(groups, list) or not groups or not all(isinstance(g, str) for g in groups):
+        raise ValueError('the body must be {"groups": [...]} with one or more of: ' + ", ".join(ALL_GROUPS))
+    extra = sorted(set(body) - {"groups"})
+    if extra:
+        raise ValueError(f"unknown field(s) {', '.join(extra)}: a download names catalog groups only")
+    unknown = [g for g in groups if g not in ALL_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(ALL_GROUPS)}")
+    with _job_lock:
+        if _job is not None and _job.running:
+            raise RuntimeError("a download is already running")
+        _job = DownloadJob(dict.fromkeys(groups), _folders(), search=all_folders(folder_paths.get_folder_paths),
+                           endpoint=endpoint, catalog=catalog, finish=_doctor_text).start()
+    log.info("[InstantID] downloading %s from the UI", ", ".join(groups))
+    return _job
+
+
+async def get_status(request):
+    from aiohttp import web
+    return web.json_response(status_payload())
+
+
+async def post_download(request):
+    from aiohttp import web
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    try:
+        start_download(body)
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    except RuntimeError as exc:
+        return web.json_response({"error": str(exc), **status_payload()}, status=409)
+    return web.json_response(status_payload())
+
+
+async def post_cancel(request):
+    from aiohttp import web
+    if _job is not None:
+        _job.cancel()
+    return web.json_response(status_payload())
+
+
+add_route("GET", BASE, get_status)
+add_route("POST", BASE + "/download", post_download)
+add_route("POST", BASE + "/cancel", post_cancel)

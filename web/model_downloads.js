@@ -1,0 +1,210 @@
+// comfyui-instantid: get InstantID's model files without a terminal.
+//
+// A panel lists the files InstantID needs (the adapter, IdentityNet, the five antelopev2 files, and an opt-in
+// SDXL checkpoint), where each goes, and how much of it is there; "Download" starts the pack's own downloader on
+// the server (GET/POST /instantid_precision/models…, nodes/download_route.py: catalog files only, into ComfyUI's
+// folders, resumable, size + sha256 checked), the rows show per-file progress, "Cancel" stops it (the partial file
+// is kept and resumes), and the end shows the Model Doctor's report. Offline, the panel shows the same manual URLs
+// and folders as the `download` command.
+//
+// It opens (1) from the "Download models" button on the InstantID Model Doctor node, (2) from the Extensions menu
+// command, and (3) by itself when a workflow with InstantID nodes is loaded while one of the needed files is missing
+// (once per set of missing files in a session, so tab switches do not reopen it after "Close").
+import { app } from "../../scripts/app.js";
+import { api } from "../../scripts/api.js";
+
+const BASE = "/instantid_precision/models";
+const PANEL_ID = "instantid-models-panel";
+const DOCTOR_NODE = "InstantIDPrecision_ModelDoctor";
+const COMMAND_ID = "InstantIDPrecision.DownloadModels";
+const PACK_PREFIX = "InstantIDPrecision_";
+const LOADERS = { adapter: ["InstantIDPrecision_ModelLoader", "instantid_file"], identitynet: ["ControlNetLoader", "control_net_name"] };
+const FACE_NODES = new Set(["InstantIDPrecision_FaceAnalysisLoader"]);
+const state = { poll: null, dismissed: new Set(), wantSdxl: false, offered: null };
+
+function el(tag, props = {}, children = []) {
+  const { dataset, ...rest } = props; // dataset is read-only on elements: copy its entries
+  const node = Object.assign(document.createElement(tag), rest);
+  Object.assign(node.dataset, dataset ?? {});
+  node.append(...children.filter((c) => c != null));
+  return node;
+}
+
+function mb(bytes) {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function addStyle() {
+  if (document.getElementById(`${PANEL_ID}-style`)) return;
+  const style = el("style", { id: `${PANEL_ID}-style` });
+  style.textContent = `
+#${PANEL_ID} { position: fixed; right: 16px; bottom: 16px; z-index: 1000; width: 560px; max-height: calc(100vh - 120px);
+  display: flex; flex-direction: column; gap: 8px; padding: 14px 16px; box-sizing: border-box;
+  background: var(--comfy-menu-bg, #353535); color: var(--fg-color, #fff); font: 13px/1.4 sans-serif;
+  border: 1px solid var(--border-color, #4e4e4e); border-left: 4px solid #2f6fde; border-radius: 8px;
+  box-shadow: 0 6px 24px rgba(0, 0, 0, 0.45); }
+#${PANEL_ID}.done { border-left-color: #3fb950; } #${PANEL_ID}.failed { border-left-color: #f85149; }
+#${PANEL_ID} .iid-title { font-weight: bold; font-size: 15px; }
+#${PANEL_ID} table { border-collapse: collapse; width: 100%; }
+#${PANEL_ID} td { padding: 2px 4px; vertical-align: middle; }
+#${PANEL_ID} td.iid-size { text-align: right; white-space: nowrap; font-family: monospace; }
+#${PANEL_ID} .iid-bar { height: 6px; background: #222; border-radius: 3px; overflow: hidden; min-width: 90px; }
+#${PANEL_ID} .iid-bar > div { height: 100%; background: #2f6fde; }
+#${PANEL_ID} tr.installed .iid-bar > div { background: #3fb950; }
+#${PANEL_ID} .iid-folder { opacity: 0.7; font-family: monospace; font-size: 11px; }
+#${PANEL_ID} pre { margin: 0; max-height: 220px; overflow: auto; white-space: pre-wrap; font-size: 11px;
+  background: var(--comfy-input-bg, #222); padding: 6px; border-radius: 4px; }
+#${PANEL_ID} .iid-buttons { display: flex; gap: 8px; justify-content: flex-end; align-items: center; }
+#${PANEL_ID} .iid-buttons label { margin-right: auto; }
+#${PANEL_ID} button { cursor: pointer; padding: 6px 12px; border-radius: 6px; font: inherit;
+  border: 1px solid var(--border-color, #4e4e4e); background: var(--comfy-input-bg, #222); color: var(--input-text, #ddd); }
+#${PANEL_ID} button.iid-primary { background: #2f6fde; border-color: #2f6fde; color: #fff; font-weight: bold; }
+#${PANEL_ID} button:disabled { opacity: 0.6; cursor: default; }`;
+  document.head.append(style);
+}
+
+async function call(path, body) {
+  const response = await api.fetchApi(BASE + path, body === undefined ? {} :
+    { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const answer = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+  return { ok: response.ok, status: response.status, answer };
+}
+
+function shownFiles(status) {
+  const job = status.download;
+  const rows = job?.state === "running" || (job && job.state !== "idle" && job.files) ? job.files : status.files;
+  return rows.filter((f) => status.groups.includes(f.group) || state.wantSdxl || job?.groups?.includes(f.group));
+}
+
+function missingGroups(status) {
+  if (state.offered) return state.offered;
+  return [...new Set(status.files.filter((f) => status.groups.includes(f.group) && !f.installed).map((f) => f.group))];
+}
+
+// What a loaded workflow lacks, judged as the user's ComfyUI sees it: a loader whose chosen file is not among the
+// files ComfyUI lists (any file name works: only the widget's choice counts), and antelopev2 files absent from
+// their one place (no widget lists them; their sizes are the Model Doctor's business).
+function neededGroups(nodes, status) {
+  const needed = new Set();
+  for (const node of nodes) {
+    for (const [group, [type, widgetName]] of Object.entries(LOADERS)) {
+      if (node.comfyClass !== type) continue;
+      const widget = node.widgets?.find((w) => w.name === widgetName);
+      const value = String(widget?.value ?? "");
+      if (group === "identitynet" && !/instantid/i.test(value)) continue; // another ControlNet of the workflow
+      const listed = widget?.options?.values;
+      if (!value || (Array.isArray(listed) && !listed.includes(value))) needed.add(group);
+    }
+    if (FACE_NODES.has(node.comfyClass) &&
+        status.files.some((f) => f.group === "antelopev2" && !f.present)) needed.add("antelopev2");
+  }
+  return [...needed];
+}
+
+function closePanel() {
+  clearInterval(state.poll);
+  state.poll = null;
+  document.getElementById(PANEL_ID)?.remove();
+}
+
+function render(status) {
+  addStyle();
+  let panel = document.getElementById(PANEL_ID);
+  if (!panel) {
+    panel = el("div", { id: PANEL_ID, role: "region" }); // not modal: the canvas stays usable
+    panel.setAttribute("aria-label", "InstantID model files");
+    document.body.append(panel);
+  }
+  const job = status.download;
+  const running = job?.state === "running";
+  panel.className = job?.state === "failed" || job?.state === "cancelled" ? "failed" : job?.state === "done" ? "done" : "";
+  const rows = shownFiles(status).map((f) => {
+    const pct = f.size ? Math.round((100 * f.bytes) / f.size) : 0;
+    const label = f.status || (f.installed ? "installed" : f.present ? "present (size differs)" :
+      f.bytes ? `${pct} % (partial)` : "missing");
+    return el("tr", { className: f.installed ? "installed" : "", dataset: { file: f.name } }, [
+      el("td", {}, [el("div", { textContent: f.name }), el("div", { className: "iid-folder", textContent: `models/${f.folder}` })]),
+      el("td", {}, [el("div", { className: "iid-bar" }, [el("div", { style: `width:${pct}%` })])]),
+      el("td", { className: "iid-size", textContent: `${mb(f.bytes)} / ${mb(f.size)}` }),
+      el("td", { className: "iid-status", textContent: label }),
+    ]);
+  });
+  const missing = missingGroups(status);
+  const title = running ? "Downloading InstantID's model files…" : job?.state === "done" ? "Model files downloaded" :
+    job?.state === "cancelled" ? "Download stopped" : job?.state === "failed" ? "Download failed" :
+    missing.length ? "InstantID needs these model files" : "InstantID's model files are installed";
+  const sdxl = el("input", { type: "checkbox", checked: state.wantSdxl, disabled: running,
+    onchange: () => { state.wantSdxl = sdxl.checked; render(status); } });
+  const sdxlFile = status.files.find((f) => status.optional_groups.includes(f.group));
+  const sdxlLabel = sdxlFile && !sdxlFile.installed ? el("label", { title: sdxlFile.licence },
+    [sdxl, ` also the SDXL 1.0 base checkpoint (${mb(sdxlFile.size)}; licence: ${sdxlFile.licence.split(" (")[0]})`]) : null;
+  const groups = [...missing, ...(state.wantSdxl && sdxlFile && !sdxlFile.installed ? [sdxlFile.group] : [])];
+  const download = el("button", { className: "iid-primary", textContent: job?.state === "cancelled" ? "Resume" : "Download",
+    disabled: running || !groups.length, onclick: () => start(groups) });
+  const cancel = el("button", { textContent: "Cancel download", disabled: !running, onclick: () => call("/cancel", {}).then(({ answer }) => render(answer)) });
+  const close = el("button", { textContent: "Close", onclick: () => {
+    if (state.offered) state.dismissed.add(state.offered.join());
+    closePanel();
+  } });
+  const details = [];
+  if (job?.message) details.push(el("pre", { className: "iid-message", textContent: job.message }));
+  if (job?.report) details.push(el("div", { textContent: "Model Doctor:" }), el("pre", { className: "iid-report", textContent: job.report }));
+  panel.replaceChildren(
+    el("div", { className: "iid-title", textContent: title }),
+    el("div", { textContent: `From Hugging Face (pinned revisions) into ComfyUI's model folders. Same as: ${status.command}` }),
+    el("table", {}, [el("tbody", {}, rows)]),
+    ...details,
+    el("div", { className: "iid-buttons" }, [sdxlLabel, download, cancel, close]),
+  );
+  if (running && !state.poll) state.poll = setInterval(refresh, 500);
+  if (!running && state.poll) { clearInterval(state.poll); state.poll = null; }
+}
+
+async function refresh() {
+  const { ok, answer } = await call("");
+  if (ok) render(answer);
+}
+
+async function start(groups) {
+  const { ok, answer } = await call("/download", { groups });
+  if (!ok && answer.error && !answer.files) {
+    app.extensionManager?.toast?.add({ severity: "error", summary: "InstantID download", detail: answer.error, life: 8000 });
+    return;
+  }
+  render(answer.files ? answer : (await call("")).answer);
+}
+
+export async function openModelPanel() {
+  state.offered = null; // opened by hand: every file that is not there as published
+  const { ok, answer } = await call("");
+  if (ok) render(answer);
+}
+
+async function offerForGraph() {
+  const nodes = app.graph?._nodes ?? app.graph?.nodes ?? [];
+  if (!nodes.some((n) => String(n.comfyClass ?? n.type ?? "").startsWith(PACK_PREFIX))) return;
+  const { ok, answer } = await call("");
+  if (!ok) return;
+  const needed = neededGroups(nodes, answer);
+  if (answer.download?.state === "running" || (needed.length && !state.dismissed.has(needed.join()))) {
+    state.offered = needed.length ? needed : null;
+    render(answer);
+  }
+}
+
+app.registerExtension({
+  name: "comfyui-instantid.model-downloads",
+  commands: [{ id: COMMAND_ID, label: "InstantID: download model files", icon: "pi pi-download",
+    function: () => openModelPanel() }],
+  menuCommands: [{ path: ["Extensions", "InstantID"], commands: [COMMAND_ID] }],
+  async nodeCreated(node) {
+    if (node.comfyClass !== DOCTOR_NODE) return;
+    const button = node.addWidget("button", "download models", null, () => openModelPanel(), { serialize: false });
+    button.serialize = false; // not in widgets_values: saved workflows keep their widget order
+  },
+  async afterConfigureGraph() {
+    offerForGraph().catch((err) => console.warn("[InstantID] could not check the workflow's model files", err));
+  },
+});
+
+window.InstantIDModels = Object.freeze({ open: openModelPanel, close: closePanel, PANEL_ID });
