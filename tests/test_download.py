@@ -344,6 +344,8 @@ def test_frontend_entries_and_download_command():
     assert all(e["url"].startswith("https://huggingface.co/") for e in entries)
     assert download_command([ADAPTER], pack_folder="custom_nodes/x") == "python custom_nodes/x download --only adapter"
     assert re.fullmatch(r"python \S+ download", download_command())
+    from instantid_core.files.model_catalog import pack_folder_for_command
+    assert pack_folder_for_command(cwd=str(ROOT.parent.parent)) == f"{ROOT.parent.name}/{ROOT.name}"  # custom_nodes/<pack>
 
 
 def test_cli_download_offline_exits_2_and_prints_the_manual_urls(tmp_path):
