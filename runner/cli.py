@@ -8,10 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
+from instantid_core.files.model_catalog import ALL_GROUPS, GROUPS  # GROUPS: the default set; "sdxl" is opt-in
 from runner.comfy_location import find_comfyui
 
 PACK = Path(__file__).resolve().parents[1]
-GROUPS = ("adapter", "identitynet", "antelopev2")
 
 
 def default_comfy_args():
@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     doc.add_argument("--sha256", action="store_true", help="also verify the antelopev2 checksums (reads ~430 MB)")
     doc.add_argument("--models", help="a models folder to check instead of ComfyUI's configured folders")
     down = sub.add_parser("download", help="download the InstantID models from Hugging Face into ComfyUI's folders")
-    down.add_argument("--only", action="append", choices=GROUPS, help="only this group (repeatable)")
+    down.add_argument("--only", action="append", choices=ALL_GROUPS,
+                      help="only this group (repeatable); 'sdxl' is the SDXL 1.0 base checkpoint (6.9 GB, "
+                           "CreativeML Open RAIL++-M), never fetched unless asked for")
     down.add_argument("--to", help="a ComfyUI models folder (default: ComfyUI's configured folders, "
                                    "extra_model_paths.yaml included)")
     mig = sub.add_parser("migrate", help="convert a workflow made with cubiq's ComfyUI_InstantID to this pack")
@@ -127,6 +129,10 @@ def _doctor(opts) -> int:
 
 def _download(download, opts, folders, search=None) -> int:
     from runner.download import DownloadError
+    if "sdxl" in (opts.only or ()):
+        from instantid_core.files.model_catalog import SDXL, files_for
+        (sdxl,) = files_for([SDXL])
+        print(f"SDXL 1.0 base checkpoint, licence: {sdxl.licence} — {sdxl.page}")
     try:
         download(opts.only or list(GROUPS), folders, search=search)
     except DownloadError as exc:

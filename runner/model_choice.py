@@ -13,9 +13,12 @@ from typing import Dict, List, Optional
 from instantid_core.files import model_kinds
 from instantid_core.files.antelope_files import LOADER_FILES, check_antelopev2
 from instantid_core.files.doctor import DoctorReport, run_doctor
+from instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, SDXL, download_command
 from instantid_core.workflow_formats.listed_names import listed_spelling
 from instantid_core.workflow_formats.widget_specs import combo_options, node_definition
 
+# the `download` group that fetches a file for each model folder (the checkpoint is an opt-in SDXL 1.0 base)
+DOWNLOAD_GROUP = {"checkpoints": SDXL, "controlnet": IDENTITYNET, "instantid": ADAPTER}
 MODEL_LOADER = "InstantIDPrecision_ModelLoader"
 FACE_ANALYSIS = "InstantIDPrecision_FaceAnalysisLoader"
 # class -> (input holding the file name, ComfyUI folder, kind of file that fits, what to call it, CLI option)
@@ -106,7 +109,8 @@ def missing_inputs(api: dict) -> List[str]:
             if not isinstance(name, str) or folder_paths.get_full_path(folder, name) is None:
                 candidates = [n for n in _installed(folder) if _fits(folder, n, kind)]
                 choice = (f"; installed {what} files: {', '.join(candidates)} — choose one with {option} NAME"
-                          if len(candidates) > 1 else "")
+                          if len(candidates) > 1 else "" if candidates else
+                          f"; get one with: {download_command([DOWNLOAD_GROUP[folder]])}")
                 missing.append(f"{node['class_type']}: '{name}' is not in {folder_paths.get_folder_paths(folder)}"
                                f"{choice}")
         if node["class_type"] == "LoadImage":

@@ -396,3 +396,18 @@ def test_a_same_sized_other_file_or_an_antelope_copy_elsewhere_does_not_count(hu
     report, _ = tiny.run(folders, tmp_path, groups=[IDENTITYNET, ANTELOPEV2])
     assert [r.status for r in report.results] == [DOWNLOADED] * 3
     assert impostor.read_bytes() == bytes(len(tiny.data["identitynet"])) and loose.read_bytes() == tiny.data["glintr"]
+
+
+def test_cli_offers_the_sdxl_checkpoint_only_when_asked_and_shows_its_licence(tmp_path):
+    import socket
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "COMFYUI_PATH": ""}
+    done = subprocess.run([sys.executable, str(ROOT), "download", "--only", "sdxl", "--to", str(tmp_path / "m")],
+                          capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    (sdxl,) = files_for([SDXL])
+    assert "CreativeML Open RAIL++-M" in done.stdout and sdxl.url in done.stderr
+    assert str(tmp_path / "m" / "checkpoints") in done.stderr
+    assert SDXL not in {f.group for f in files_for()}  # a plain `download` never fetches 6.9 GB unasked

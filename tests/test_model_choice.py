@@ -92,6 +92,22 @@ def test_several_checkpoints_make_the_runner_ask_with_a_list(env):
         _refresh()
 
 
+def test_no_checkpoint_at_all_names_the_command_that_gets_one(env):
+    from runner import headless
+    checkpoint = _folder("checkpoints") / "tiny_sdxl.safetensors"
+    hidden = checkpoint.with_suffix(".hidden")  # not a model suffix: ComfyUI lists no checkpoint
+    checkpoint.rename(hidden)
+    _refresh()
+    try:
+        with pytest.raises(headless.RunnerError) as exc:
+            headless.run_workflow(WORKFLOW, verbose=False, faces=[str(env.face)], adapter="ip-adapter.safetensors")
+        text = str(exc.value)
+        assert "'sd_xl_base_1.0.safetensors' is not in" in text and "download --only sdxl" in text, text
+    finally:
+        hidden.rename(checkpoint)
+        _refresh()
+
+
 def test_doctor_checks_the_files_a_workflow_uses(env):
     from runner.model_choice import doctor_report
     api = _api()

@@ -38,7 +38,7 @@ function addStyle() {
   if (document.getElementById(`${PANEL_ID}-style`)) return;
   const style = el("style", { id: `${PANEL_ID}-style` });
   style.textContent = `
-#${PANEL_ID} { position: fixed; right: 16px; bottom: 16px; z-index: 1000; width: 560px; max-height: calc(100vh - 120px);
+#${PANEL_ID} { position: fixed; right: 16px; bottom: 16px; z-index: 1000; width: min(680px, calc(100vw - 32px)); max-height: calc(100vh - 120px);
   display: flex; flex-direction: column; gap: 8px; padding: 14px 16px; box-sizing: border-box;
   background: var(--comfy-menu-bg, #353535); color: var(--fg-color, #fff); font: 13px/1.4 sans-serif;
   border: 1px solid var(--border-color, #4e4e4e); border-left: 4px solid #2f6fde; border-radius: 8px;
@@ -51,7 +51,8 @@ function addStyle() {
 #${PANEL_ID} .iid-bar { height: 6px; background: #222; border-radius: 3px; overflow: hidden; min-width: 90px; }
 #${PANEL_ID} .iid-bar > div { height: 100%; background: #2f6fde; }
 #${PANEL_ID} tr.installed .iid-bar > div { background: #3fb950; }
-#${PANEL_ID} .iid-folder { opacity: 0.7; font-family: monospace; font-size: 11px; }
+#${PANEL_ID} .iid-folder { opacity: 0.7; font-family: monospace; font-size: 11px; overflow-wrap: anywhere; }
+#${PANEL_ID} td.iid-status { white-space: nowrap; }
 #${PANEL_ID} pre { margin: 0; max-height: 220px; overflow: auto; white-space: pre-wrap; font-size: 11px;
   background: var(--comfy-input-bg, #222); padding: 6px; border-radius: 4px; }
 #${PANEL_ID} .iid-buttons { display: flex; gap: 8px; justify-content: flex-end; align-items: center; }
