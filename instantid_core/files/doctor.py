@@ -74,7 +74,7 @@ def _safetensors_kinds(folders: Sequence[Path], name: Optional[str]):
 
 
 def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
-    from .adapter_file import load_adapter
+    from .adapter_file import check_finite, load_adapter
     from ..errors import AdapterFormatError
 
     where = ", ".join(str(f) for f in folders) or "models/instantid"
@@ -87,6 +87,7 @@ def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
     for path in candidates:
         try:
             w = load_adapter(path)
+            check_finite(w)  # the doctor reads every weight; the nodes check only what they use
         except AdapterFormatError as exc:
             problems.append(f"{path}: {exc}")
             continue
