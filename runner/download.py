@@ -152,6 +152,7 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
     missing = sorted({f.folder_kind for f in files} - set(folders))
     if missing:
         raise ValueError(f"no target folder given for {', '.join(missing)}")
+    _check_folders(files, folders)
     search = {kind: [Path(d) for d in dirs] for kind, dirs in (search or {}).items()}
     report = DownloadReport()
     with _progress_bars(progress):
@@ -172,6 +173,20 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
         reason = "; ".join(f"{r.file.name}: {r.detail}" for r in failed)
         raise DownloadError(_error_text(reason, [r.file for r in failed], folders), report)
     return report
+
+
+def _check_folders(files: List[ModelFile], folders: Mapping[str, object]) -> None:
+    """A file where a target folder must go (``models/instantid`` saved as a file) stops the run before anything
+    is fetched, naming it."""
+    for file in files:
+        folder = target_path(file, folders).parent
+        for place in (folder, *folder.parents):
+            if place.exists():
+                if not place.is_dir():
+                    raise DownloadError(f"cannot put {file.name} in {folder}: {place} is a file, not a folder. "
+                                        f"Move it away (or give another models folder with --to) and run the "
+                                        f"command again")
+                break
 
 
 def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir, search_dirs: List[Path],

@@ -110,7 +110,7 @@ def files_for(groups: Optional[Iterable[str]] = None,
 def pack_folder_for_command(cwd: Optional[str] = None) -> str:
     """This pack's folder as the user would type it: relative to the working directory when inside it
     (e.g. ``custom_nodes/comfyui-instantid`` from the ComfyUI folder), else absolute; quoted if it has spaces."""
-    pack = Path(__file__).resolve().parents[1]
+    pack = Path(__file__).resolve().parents[2]  # instantid_core/files/model_catalog.py -> the pack folder
     here = Path(cwd or os.getcwd()).resolve()
     try:
         shown = str(pack.relative_to(here)) or "."
