@@ -14,7 +14,8 @@ workflow_formats/ workflow JSON):
   node input values that cannot work                              compute.input_checks, errors
   is everything installed? which file is which?                   files.doctor, files.model_kinds, files.model_catalog
   cubiq/ComfyUI_InstantID workflows → this pack's nodes           workflow_formats.cubiq_workflows (+ ui_graph,
-                                                                  widget_specs, listed_names)
+                                                                  widget_specs, listed_names;
+                                                                  its input bounds: workflow_input_checks)
 
 Submodules are imported by name (``from instantid_core.compute.identity import ...``). Heavy optional
 dependencies (insightface, onnxruntime, OpenCV, huggingface_hub) are imported only inside the functions that need

@@ -50,3 +50,7 @@ class AntelopeFilesError(InstantIDError, ValueError):
 
 class CubiqMigrationError(InstantIDError, ValueError):
     """A workflow, or the node definitions, cannot be read for conversion; the message names what is missing."""
+
+
+class WorkflowTooLargeError(CubiqMigrationError):
+    """A workflow beyond the converter's bounds (bytes, nodes, links or nesting depth)."""

@@ -2,21 +2,28 @@
 one converter (instantid_core.workflow_formats.cubiq_workflows) with the node definitions of the ComfyUI it runs in.
 
 Body: a UI-format workflow, or {"workflow": <workflow>}. Answer: {"workflow", "notes", "report", "converted",
-"added_node_ids"}; a workflow the converter cannot read gets 400 and {"error": <what is wrong and the fix>}.
+"added_node_ids"}; a workflow the converter cannot read gets 400 and {"error": <what is wrong and the fix>}, one
+beyond its bounds (MAX_BODY_BYTES, or the converter's node/link/depth bounds) 413. Parsing and conversion run in a
+worker thread, never in aiohttp's event loop (a large workflow must not stall the server), and the answer is
+always valid JSON (no NaN).
 Registered on import when a ComfyUI server is running; without one (the command line, in-process tests) nothing
 happens, and nothing heavy is imported either way."""
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import sys
 from dataclasses import asdict
 
+from ..instantid_core.errors import WorkflowTooLargeError
 from ..instantid_core.workflow_formats.cubiq_workflows import (SET_MASK, CubiqMigrationError, migrate_workflow,
                                               migration_report_text)
 from ..instantid_core.workflow_formats.widget_specs import node_definition
 from .node_base import ID_PREFIX
 
 ROUTE = "/instantid_precision/migrate"
+MAX_BODY_BYTES = 32 * 2**20  # the largest shared workflows are a few MB
 log = logging.getLogger(__name__)
 
 
@@ -44,19 +51,47 @@ def migrate_payload(body) -> dict:
 async def migrate(request):
     from aiohttp import web
 
+    raw = await _read_bounded(request)
+    if raw is None:
+        return web.json_response({"error": f"the workflow is larger than {MAX_BODY_BYTES >> 20} MB; no ComfyUI "
+                                           f"workflow is, so this is not one"}, status=413)
+    status, answer = await asyncio.to_thread(answer_for, raw)
+    return web.Response(text=answer, status=status, content_type="application/json")
+
+
+async def _read_bounded(request):
+    """The body, or None once it exceeds MAX_BODY_BYTES (announced or not: chunked uploads have no length)."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return None
+    parts, size = [], 0
+    while True:
+        chunk = await request.content.read(1 << 16)
+        if not chunk:
+            return b"".join(parts)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        parts.append(chunk)
+
+
+def answer_for(raw: bytes):
+    """(HTTP status, JSON text) for a request body: runs in a worker thread."""
     try:
-        body = await request.json()
-    except ValueError as exc:
-        return web.json_response({"error": f"the request body is not JSON ({exc}); post the workflow JSON"},
-                                 status=400)
-    try:
-        return web.json_response(migrate_payload(body))
+        try:
+            body = json.loads(raw)
+        except RecursionError:
+            raise WorkflowTooLargeError("the request body is nested too deeply to be a workflow")
+        except ValueError as exc:
+            return 400, json.dumps({"error": f"the request body is not JSON ({exc}); post the workflow JSON"})
+        return 200, json.dumps(migrate_payload(body), allow_nan=False)
+    except WorkflowTooLargeError as exc:
+        return 413, json.dumps({"error": str(exc)})
     except CubiqMigrationError as exc:
-        return web.json_response({"error": str(exc)}, status=400)
+        return 400, json.dumps({"error": str(exc)})
     except Exception as exc:  # a converter bug: say so in the UI and keep the traceback in ComfyUI's console
         log.exception("[InstantID] converting a cubiq workflow failed")
-        return web.json_response({"error": f"the conversion failed ({type(exc).__name__}: {exc}); the workflow "
-                                           "is unchanged. ComfyUI's console has the details"}, status=500)
+        return 500, json.dumps({"error": f"the conversion failed ({type(exc).__name__}); the workflow is "
+                                         "unchanged. ComfyUI's console has the details"})
 
 
 def register_route() -> bool:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
+import signal
 import sys
 from pathlib import Path
 
 from instantid_core.files.model_catalog import ALL_GROUPS, GROUPS  # GROUPS: the default set; "sdxl" is opt-in
+from runner.arg_checks import ArgumentProblem, check_before_boot, join_comfy_args
 from runner.comfy_location import find_comfyui
 
 PACK = Path(__file__).resolve().parents[1]
@@ -21,12 +24,14 @@ def default_comfy_args():
 
 
 def _parser() -> argparse.ArgumentParser:
-    prog = f"python {PACK.name}"
+    from instantid_core.files.model_catalog import pack_folder_for_command
+    prog = f"python {pack_folder_for_command()}"  # as typed from here, e.g. custom_nodes/<folder>
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--comfyui", help="ComfyUI folder (default: $COMFYUI_PATH or the ComfyUI this pack is in)")
     parser.add_argument("--comfy-args", default=None,
-                        help="ComfyUI command-line flags, quoted (default: '--cpu' when there is no GPU), "
-                             "e.g. \"--lowvram\" or \"--base-directory /data/comfy\"")
+                        help="ComfyUI command-line flags, quoted, before or after the command (default: '--cpu' "
+                             "when there is no GPU), e.g. --comfy-args \"--lowvram\" or "
+                             "--comfy-args=\"--base-directory /data/comfy\"")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a workflow (UI-format JSON, this pack's or cubiq's) and save the image")
     run.add_argument("workflow", help="workflow JSON, e.g. example_workflows/instantid_basic_portrait.json")
@@ -34,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--pose", help="photo whose face pose (keypoints) to copy")
     run.add_argument("--prompt", help="positive prompt")
     run.add_argument("--negative", help="negative prompt")
-    run.add_argument("--out", default="instantid.png", help="output image path (default: instantid.png)")
+    run.add_argument("--out", default="instantid.png", help="output image path (default: instantid.png); the "
+                                                            "image is moved there, none stays in ComfyUI's output/")
     run.add_argument("--checkpoint", help="SDXL checkpoint file name in models/checkpoints (default: the one the "
                                           "workflow names, else the only SDXL checkpoint installed)")
     run.add_argument("--controlnet", help="IdentityNet file name in models/controlnet")
@@ -63,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    opts = _parser().parse_args(argv)
+    try:
+        opts = _parser().parse_args(join_comfy_args(sys.argv[1:] if argv is None else argv))
+        check_before_boot(opts, PACK)  # seconds before ComfyUI's start-up, not after
+    except ArgumentProblem as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     comfy_root = find_comfyui(PACK, opts.comfyui)
     if opts.command == "download" and opts.to:
         from runner.download import download, folders_from_models_dir
@@ -80,7 +91,7 @@ def main(argv=None) -> int:
               "(or set COMFYUI_PATH)", file=sys.stderr)
         return 2
     from runner.boot import boot_comfy, loaded_pack
-    comfy_args = opts.comfy_args.split() if opts.comfy_args is not None else default_comfy_args()
+    comfy_args = shlex.split(opts.comfy_args) if opts.comfy_args is not None else default_comfy_args()
     boot_comfy(comfy_root, comfy_args, custom_nodes=True)
     loaded_pack(PACK)  # our nodes (and folders) registered even when the pack is installed elsewhere
     if opts.command == "run":
@@ -96,6 +107,7 @@ def main(argv=None) -> int:
 def _run(opts) -> int:
     from runner import headless
     path = Path(opts.workflow) if Path(opts.workflow).exists() else PACK / opts.workflow
+    signal.signal(signal.SIGTERM, _interrupt)  # a terminated run cleans up like Ctrl-C (staged photos)
     try:
         written = headless.run_workflow(path, out=Path(opts.out), faces=opts.face, pose=opts.pose,
                                         prompt=opts.prompt, negative=opts.negative, checkpoint=opts.checkpoint,
@@ -104,9 +116,16 @@ def _run(opts) -> int:
     except headless.RunnerError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("stopped: nothing was saved, and the photos staged in ComfyUI's input/ were removed", file=sys.stderr)
+        return 130
     for path in written:
         print(f"saved {path.resolve()}")
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _doctor(opts) -> int:
@@ -138,6 +157,10 @@ def _download(download, opts, folders, search=None) -> int:
     except DownloadError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nstopped: what was downloaded so far is kept beside its target (<name>.<sha>.incomplete); run "
+              "the same command again to resume it", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -9,6 +9,7 @@ exactly one (runner/model_choice.py); otherwise the run stops before anything lo
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -25,7 +26,8 @@ from runner.workflow_format import ui_to_api
 
 FACE_KEYPOINTS = "InstantIDPrecision_FaceKeypoints"
 MODEL_LOADER = "InstantIDPrecision_ModelLoader"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+MAX_PHOTO_BYTES = 100 * 2**20   # a photo file larger than this is not a plain photo (or carries other data)
+MAX_PHOTO_PIXELS = 64 * 10**6   # 64 megapixels: far above what face analysis uses (it works at 640)
 
 
 class RunnerError(RuntimeError):
@@ -63,30 +65,22 @@ def _of_class(api: dict, *class_types: str) -> List[str]:
 
 
 class Staging:
-    """Photos copied into ComfyUI's input folder for LoadImage; removed again if the run fails."""
+    """Photos decoded and saved as PNG into ComfyUI's input folder for LoadImage (the decoded image, never the
+    file's bytes: whatever follows the image data in the file stays out); removed again when the run ends."""
 
     def __init__(self):
         self.created: List[str] = []
 
     def add(self, path: str) -> str:
         import folder_paths
-        from PIL import Image, UnidentifiedImageError
 
-        src = Path(path)
-        if not src.is_file():
-            raise RunnerError(f"image not found: {path}")
-        try:
-            with Image.open(src) as img:
-                img.verify()  # reads the header and structure only; refuses anything that is not an image
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise RunnerError(f"{path} is not an image PIL can read ({exc}); pass a .png or .jpg photo") from exc
-        digest = hashlib.sha1(src.read_bytes()).hexdigest()[:12]
-        suffix = src.suffix.lower() if src.suffix.lower() in IMAGE_SUFFIXES else ".png"
-        name = f"instantid_{digest}{suffix}"
+        png = _decoded_png(Path(path))
+        name = f"instantid_{hashlib.sha1(png).hexdigest()[:12]}.png"
         target = os.path.join(folder_paths.get_input_directory(), name)
         if not os.path.exists(target):
-            shutil.copyfile(src, target)
             self.created.append(target)
+            with open(target, "wb") as f:
+                f.write(png)
         return name
 
     def remove(self) -> None:
@@ -96,6 +90,31 @@ class Staging:
             except OSError:
                 pass
         self.created.clear()
+
+
+def _decoded_png(src: Path) -> bytes:
+    """The photo's first frame, turned upright as its EXIF says (as LoadImage would), encoded as PNG."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not src.is_file():
+        raise RunnerError(f"image not found: {src}")
+    size = src.stat().st_size
+    if size > MAX_PHOTO_BYTES:
+        raise RunnerError(f"{src} is {size / 2**20:.0f} MB, more than a photo ({MAX_PHOTO_BYTES >> 20} MB at most); "
+                          f"save the photo again as .png or .jpg")
+    try:
+        with Image.open(src) as img:
+            if img.width * img.height > MAX_PHOTO_PIXELS:
+                raise RunnerError(f"{src} is {img.width}x{img.height} pixels; at most {MAX_PHOTO_PIXELS // 10**6} "
+                                  f"megapixels are accepted: scale the photo down")
+            img = ImageOps.exif_transpose(img)
+            if img.mode not in ("RGB", "RGBA", "L", "LA", "P", "I", "I;16"):
+                img = img.convert("RGB")
+            out = io.BytesIO()
+            img.save(out, format="PNG")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise RunnerError(f"{src} is not an image PIL can read ({exc}); pass a .png or .jpg photo") from exc
+    return out.getvalue()
 
 
 def apply_overrides(api: dict, staging: Staging, faces: Sequence[str] = (), pose: Optional[str] = None,
@@ -182,7 +201,7 @@ def console_listener(api: dict, stream=None):
         node = api.get(str(node_id), {})
         kind = node.get("class_type", "?")
         given = node.get("_meta", {}).get("title")
-        return given if given and given != kind else comfy_nodes.NODE_DISPLAY_NAME_MAPPINGS.get(kind, kind)
+        return printable(given if given and given != kind else comfy_nodes.NODE_DISPLAY_NAME_MAPPINGS.get(kind, kind))
 
     def listen(event: str, data: dict) -> None:
         out = stream or sys.stdout
@@ -197,6 +216,16 @@ def console_listener(api: dict, stream=None):
     return listen
 
 
+def printable(text) -> str:
+    """A workflow's text as the terminal should show it: control characters (escape sequences that recolour,
+    move the cursor or retitle the window) are written out as \\xNN / \\uNNNN instead of acting."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+                   for c in text)
+
+
 def saved_images(outputs: dict) -> List[Path]:
     import folder_paths
     files = []
@@ -208,7 +237,8 @@ def saved_images(outputs: dict) -> List[Path]:
 
 
 def run_workflow(workflow: Path, out: Optional[Path] = None, verbose: bool = True, **overrides) -> List[Path]:
-    """Convert, override, pre-check and run; copies the images to ``out`` (``out``, ``out-1``, …)."""
+    """Convert, override, pre-check and run; moves the images to ``out`` (``out``, ``out-1``, …), so no copy
+    stays in ComfyUI's output folder. Staged photos are removed however the run ends."""
     say = print if verbose else (lambda _line: None)
     definitions = node_definitions()
     api = ui_to_api(load_workflow(workflow, definitions, say), {k: d["input"] for k, d in definitions.items()})
@@ -221,9 +251,8 @@ def run_workflow(workflow: Path, out: Optional[Path] = None, verbose: bool = Tru
             result = runner.run(api)
         except PromptError as exc:
             raise RunnerError(str(exc)) from exc
-    except BaseException:
+    finally:
         staging.remove()
-        raise
     images = saved_images(result.history.get("outputs", {}))
     if not images:
         raise RunnerError("the workflow ran but saved no image (it has no Save Image / Preview Image node)")
@@ -234,6 +263,6 @@ def run_workflow(workflow: Path, out: Optional[Path] = None, verbose: bool = Tru
     written = []
     for i, src in enumerate(images):
         dst = out if i == 0 else out.with_name(f"{out.stem}-{i}{out.suffix}")
-        shutil.copyfile(src, dst)
+        shutil.move(src, dst)
         written.append(dst)
     return written

@@ -18,6 +18,7 @@ import hashlib
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, List, Optional, Tuple
@@ -61,8 +62,10 @@ class _Repo:
 
 
 class HubServer:
-    def __init__(self, *, token: Optional[str] = None, redirect: bool = False, lifetime: float = 300.0):
+    def __init__(self, *, token: Optional[str] = None, redirect: bool = False, lifetime: float = 300.0,
+                 pace: float = 0.0):
         self.token = token
+        self.pace = pace  # seconds of sleep after every 64 KiB of a body: slow downloads that overlap
         self.redirect = redirect
         self.lifetime = lifetime
         self.repos: Dict[str, _Repo] = {}
@@ -232,7 +235,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_WR)  # the client sees the body end early
             return
-        self.wfile.write(part)
+        if not self.hub.pace:
+            self.wfile.write(part)
+            return
+        for at in range(0, len(part), 1 << 16):
+            self.wfile.write(part[at:at + (1 << 16)])
+            time.sleep(self.hub.pace)
 
     def _error(self, status: int, code: str, message: str) -> None:
         payload = f'{{"error": "{message}"}}'.encode()

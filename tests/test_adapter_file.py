@@ -1,13 +1,15 @@
 import os
 import random
+import re
 import pickle
 
 import pytest
 import torch
 
 from instantid_testkit.adapter_fixtures import SDXL_HIDDEN, TINY, adapter_state, save_bin, save_safetensors
-from instantid_core.files.adapter_file import load_adapter
-from instantid_core.errors import AdapterFormatError
+from instantid_core.files.adapter_file import check_finite, load_adapter
+from instantid_core.errors import AdapterFormatError, InputValueError
+from instantid_core.compute.identity import compute_identity_kv, project_identity
 from instantid_core.compute.instantid_model import InstantIDModel, load_instantid_model
 from instantid_core.compute.resampler import ResamplerConfig
 
@@ -112,14 +114,65 @@ def test_random_bytes(tmp_path, seed):
 
 
 @pytest.mark.parametrize("fmt", ["bin", "safetensors"])
-@pytest.mark.parametrize("where", ["image_proj.proj_out.weight", "ip_adapter.3.to_k_ip.weight"])
-def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path, fmt, where):
+@pytest.mark.parametrize("where", ["image_proj.proj_out.weight", "image_proj.latents", "ip_adapter.3.to_k_ip.weight",
+                                   "ip_adapter.5.to_v_ip.weight"])
+def test_non_finite_weights_are_refused_at_first_use_naming_the_tensor(tmp_path, fmt, where):
+    """Loading reads no weight; the first projection / K/V that a bad weight spoils names it (never black output),
+    and the doctor's full check names it too."""
     state = adapter_state(HIDDEN)
     half, key = where.split(".", 1)
     state[half][key] = state[half][key].clone()
     state[half][key].view(-1)[7] = float("inf") if "to_k" in key else float("nan")
     save = save_bin if fmt == "bin" else save_safetensors
-    _expect_error(save(state, tmp_path / f"a.{fmt}"), where, "NaN or infinite")
+    path = save(state, tmp_path / f"a.{fmt}")
+    model = load_instantid_model(path)
+    with pytest.raises(AdapterFormatError) as exc:
+        tokens = project_identity(model, torch.randn(1, 512) * 20, "cpu", torch.float32)
+        compute_identity_kv(model, tokens, "cpu", torch.float32)
+    for fragment in (path.name, where, "NaN or infinite", "ip-adapter.bin"):
+        assert fragment in str(exc.value), str(exc.value)
+    assert exc.value.input_name == "instantid"  # the node input that carries the model at the point of use
+    with pytest.raises(AdapterFormatError, match=re.escape(where)):
+        check_finite(load_adapter(path))
+
+
+def test_finite_weights_that_overflow_in_half_precision_are_not_blamed_on_the_file(model_with_huge_layer):
+    model, tokens = model_with_huge_layer
+    with pytest.raises(InputValueError) as exc:
+        compute_identity_kv(model, tokens, "cpu", torch.float16)
+    assert "layer 3" in str(exc.value) and "float32" in str(exc.value) and "damaged" not in str(exc.value)
+    kv = compute_identity_kv(model, tokens, "cpu", torch.float32)  # fine in float32
+    assert torch.isfinite(kv.layers[3].k_cond).all()
+
+
+@pytest.fixture
+def model_with_huge_layer(tmp_path):
+    state = adapter_state(HIDDEN)
+    state["ip_adapter"]["3.to_k_ip.weight"] = state["ip_adapter"]["3.to_k_ip.weight"] * 1e6  # finite, > fp16 max
+    model = load_instantid_model(save_safetensors(state, tmp_path / "a.safetensors"))
+    return model, project_identity(model, torch.randn(1, 512) * 20, "cpu", torch.float32)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="resident memory is read from /proc (Linux)")
+@pytest.mark.parametrize("fmt", ["bin", "safetensors"])
+def test_loading_reads_no_weights(tmp_path, fmt):
+    """The loader must stay lazy: a memory-mapped file is only paged in by what uses it, so loading a 256 MB
+    adapter may not raise this process's resident memory by more than a fraction of it."""
+    state = adapter_state(HIDDEN)
+    state["ip_adapter"] = {f"{2 * i + 1}.to_{w}_ip.weight": torch.randn(65536, 96) for i in range(5) for w in "kv"}
+    path = (save_bin if fmt == "bin" else save_safetensors)(state, tmp_path / f"big.{fmt}")  # 10 x 25 MB
+    size = path.stat().st_size
+    del state
+    before = _rss()
+    model = load_instantid_model(path)
+    grown = _rss() - before
+    assert grown < 0.25 * size, f"loading {size >> 20} MB made {grown >> 20} MB resident: the loader read weights"
+    assert model.layer_hidden_sizes[9] == 65536
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS"))
 
 
 def test_integer_identity_weights_are_refused(tmp_path):

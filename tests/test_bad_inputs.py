@@ -54,7 +54,8 @@ def test_more_identities_than_latents_stop_at_the_apply_node(env):
 
 
 @pytest.mark.parametrize("where", ["image_proj.latents", "ip_adapter.5.to_k_ip.weight"])
-def test_non_finite_adapter_weights_stop_at_the_loader(env, where):
+def test_non_finite_adapter_weights_stop_at_the_projection(env, where):
+    """The loader reads no weight (it stays instant); the first node that uses them names the damaged tensor."""
     state = adapter_state(env.hidden, size=TINY_PROJ, seed=5)
     half, key = where.split(".", 1)
     state[half][key] = state[half][key].clone()
@@ -63,7 +64,7 @@ def test_non_finite_adapter_weights_stop_at_the_loader(env, where):
     name = f"broken_{key.replace('.', '_')}.safetensors"
     save_safetensors(state, Path(folder_paths.get_folder_paths("instantid")[0]) / name)
     folder_paths.filename_list_cache.clear()
-    message = _fails(full_chain(seed=24, adapter=name), "InstantID Model Loader", "instantid_file")
+    message = _fails(full_chain(seed=24, adapter=name), "InstantID Image Projection", "instantid")
     assert where in message and name in message and "NaN or infinite" in message
 
 

@@ -275,19 +275,29 @@ def test_cli_migrate_writes_the_conversion(env, definitions, tmp_path):
 
 # --- the server route's handler (the browser test reaches it over HTTP) -----------------------------------------------
 
-class JsonRequest:
-    def __init__(self, body):
-        self.body = body
+class BodyRequest:
+    """What the handler reads of an aiohttp request: the announced length and the body stream."""
 
-    async def json(self):
-        if isinstance(self.body, str):
-            return json.loads(self.body)
-        return self.body
+    def __init__(self, body, announce=True):
+        raw = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
+        self.content_length = len(raw) if announce else None
+        self.content = self
+        self._rest = raw
+
+    async def read(self, n):
+        chunk, self._rest = self._rest[:n], self._rest[n:]
+        return chunk
 
 
-def call_route(env, body):
-    response = asyncio.run(env.pack("nodes.migration_route").migrate(JsonRequest(body)))
-    return response.status, json.loads(response.body)
+def _strict(text):
+    def refuse(constant):
+        raise AssertionError(f"the answer holds {constant}, which is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def call_route(env, body, announce=True):
+    response = asyncio.run(env.pack("nodes.migration_route").migrate(BodyRequest(body, announce)))
+    return response.status, _strict(response.body)
 
 
 def test_route_handler_converts_with_live_definitions(env, definitions):
@@ -313,3 +323,71 @@ def test_route_handler_refuses_what_it_cannot_convert(env, body, words):
     assert status == 400 and words in answer["error"], answer
     with pytest.raises(env.pack("instantid_core.workflow_formats.cubiq_workflows").CubiqMigrationError):  # the pack's own class
         env.pack("nodes.migration_route").migrate_payload({"workflow": []})
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ("[" * 10_000 + "]" * 10_000, 413, "nested too deeply"),
+    ('{"nodes": [{"id": 1, "type": "Note", "properties": {"a": ' + "[" * 70 + "]" * 70 + '}}], "links": []}',
+     413, "nested more than 64 levels"),
+    ({"nodes": [{"id": i, "type": "Note"} for i in range(10_001)], "links": []}, 413, "10001 nodes"),
+    ({"nodes": [1, 2], "links": []}, 400, "nodes[0] is a int"),
+    ({"nodes": [{"type": "ApplyInstantID"}], "links": []}, 400, "nodes[0] has no usable 'id'"),
+    ({"nodes": [{"id": 1}, {"id": 1}], "links": []}, 400, "two nodes have the id 1"),
+    ({"nodes": [{"id": 1, "type": "ApplyInstantID", "inputs": "x"}], "links": []}, 400, "'inputs' is not a list"),
+    ({"nodes": [{"id": 1, "type": "ApplyInstantID"}], "links": [[1, "a", 0, 1, 0, "X"]]}, 400, "links[0] is not"),
+])
+def test_route_answers_malformed_or_oversized_workflows_with_a_clear_error(env, body, status, words):
+    got, answer = call_route(env, body)
+    assert got == status and words in answer["error"], answer
+
+
+def test_route_bounds_the_body_it_reads(env):
+    route = env.pack("nodes.migration_route")
+    huge = b" " * (route.MAX_BODY_BYTES + 1)
+    for announce in (True, False):  # a declared length, and a chunked upload without one
+        status, answer = call_route(env, huge, announce)
+        assert status == 413 and "larger than" in answer["error"]
+
+
+def test_route_turns_non_finite_and_string_weights_into_notes(env):
+    source = ex.EXAMPLES["InstantID_basic"]()
+    apply = next(n for n in source["nodes"] if n["type"] == "ApplyInstantID")
+    apply["widgets_values"][:3] = [float("nan"), "0.2", float("inf")]
+    sampler = next(n for n in source["nodes"] if n["type"] == "KSampler")
+    sampler["widgets_values"][3] = float("-inf")
+    status, answer = call_route(env, json.dumps(source))  # Python's json writes NaN / Infinity, as a file may hold
+    assert status == 200
+    notes = " ".join(n["message"] for n in answer["notes"])
+    for words in ("weight nan is not a finite number; cubiq's default 0.8", "start_at '0.2' is not a finite number",
+                  "end_at inf", "it is now null"):
+        assert words in notes, notes
+    converted = next(n for n in answer["workflow"]["nodes"] if n["id"] == sampler["id"])
+    assert converted["widgets_values"][3] is None
+
+
+def test_route_converts_off_the_event_loop(env, monkeypatch):
+    """While a conversion runs, the server still answers other requests: the conversion waits for a second request
+    that only an unblocked event loop can serve (in the loop, it would wait out the timeout)."""
+    import threading
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    route = env.pack("nodes.migration_route")
+    pinged = threading.Event()
+    monkeypatch.setattr(route, "migrate_payload", lambda body: {"served_meanwhile": pinged.wait(20)})
+
+    async def ping(request):
+        pinged.set()
+        return web.json_response({})
+
+    async def scenario():
+        app = web.Application()
+        app.router.add_post(route.ROUTE, route.migrate)
+        app.router.add_get("/ping", ping)
+        async with TestClient(TestServer(app)) as client:
+            convert = asyncio.ensure_future(client.post(route.ROUTE, data=b'{"nodes": [], "links": []}'))
+            await asyncio.sleep(0.2)
+            await (await client.get("/ping")).json()
+            return await (await convert).json()
+
+    assert asyncio.run(scenario()) == {"served_meanwhile": True}

@@ -237,6 +237,46 @@ def _child_code(f: ModelFile, tmp_path: Path) -> str:
                         cache=str(tmp_path / "hf-cache"))
 
 
+def test_two_runs_at_once_give_one_verified_file(tmp_path):
+    """Two `download` processes for the same target: the second waits for the first (lock per target) and then
+    finds the verified file; without the lock both appended to one partial (a double-size file, 'verified')."""
+    data = blob(12 * 2**20, 9)
+    with HubServer(pace=0.01) as hub:  # ~2 s per download, so the two runs overlap
+        f = record(ADAPTER, "test/instantid", "ip-adapter.bin", REV_A, "instantid", "ip-adapter.bin", data)
+        hub.add(f.repo_id, f.path_in_repo, data, commit=f.revision)
+        code = textwrap.dedent(_child_code(f, tmp_path))
+        env = {**os.environ, "HF_ENDPOINT": hub.url}
+        runs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env=env, cwd=str(ROOT)) for _ in range(2)]
+        outs = [run.communicate(timeout=300) for run in runs]
+        gets = hub.gets("ip-adapter.bin")
+    target = tmp_path / "m" / "instantid" / "ip-adapter.bin"
+    assert sorted((out.strip().splitlines() or [err])[-1] for out, err in outs) == ["OK downloaded", "OK skipped"], outs
+    assert any("waiting: another download of ip-adapter.bin" in out for out, _ in outs), outs
+    assert target.stat().st_size == len(data) and target.read_bytes() == data
+    assert len(gets) == 1  # the second run sent no body request
+    assert incomplete_files(tmp_path / "m") == [] and not list(target.parent.glob("*.lock"))
+
+
+def test_a_partial_written_to_after_verification_is_not_renamed(hub, tmp_path, monkeypatch):
+    import runner.download as dl
+    tiny = Tiny(hub)
+    verify = dl._verify
+
+    def verify_then_append(partial, size, sha256):
+        verified = verify(partial, size, sha256)
+        with open(partial, "ab") as out:  # another writer slips in between verification and rename
+            out.write(b"x")
+        return verified
+
+    monkeypatch.setattr(dl, "_verify", verify_then_append)
+    with pytest.raises(DownloadError) as err:
+        tiny.run(folders_from_models_dir(tmp_path / "m"), tmp_path, groups=[ADAPTER])
+    assert "changed after it was verified" in str(err.value)
+    assert not (tmp_path / "m" / "instantid" / "ip-adapter.bin").exists()
+    assert incomplete_files(tmp_path / "m") == []
+
+
 def test_hf_endpoint_environment_variable_is_honoured(hub, tmp_path):
     """HF_ENDPOINT is read when huggingface_hub is imported, so this runs in a fresh interpreter."""
     tiny = Tiny(hub)

@@ -254,6 +254,9 @@ def test_cli_runs_a_workflow_end_to_end(env, tmp_path):
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=envvars)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert out.is_file() and f"saved {out}" in done.stdout
+    leftovers = [p for d in ("output", "input") for p in (base / d).rglob("*") if p.is_file()]
+    assert leftovers == []  # the image was moved to --out, the staged photo removed
+    assert "FutureWarning" not in done.stderr
     missing = subprocess.run(cmd[:-2] + ["--adapter", "missing.bin"], cwd=ROOT, capture_output=True, text=True,
                              timeout=300, env=envvars)
     assert missing.returncode == 2
@@ -278,3 +281,30 @@ def test_doctor_node_and_cli_doctor_report_configured_folders(env):
     assert "[ ok ] IdentityNet ControlNet" in text
     # the tiny ONNX files are not the published ones: reported with the size to expect, and what to do
     assert "[FAIL] antelopev2" in text and "the published file is" in text
+
+
+def test_an_interrupted_run_removes_its_staged_photo(env, tmp_path, monkeypatch):
+    """Ctrl-C, or SIGTERM (the command line turns it into the same interrupt), in the middle of a run."""
+    import folder_paths
+    from runner import headless
+    from runner.executor import PromptRunner
+
+    def interrupted(self, api):
+        assert any(Path(folder_paths.get_input_directory()).glob("instantid_*.png"))  # staged while running
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PromptRunner, "run", interrupted)
+    before = set(Path(folder_paths.get_input_directory()).iterdir())
+    path = ROOT / "example_workflows" / "instantid_basic_portrait.json"
+    overrides = {**_overrides(env, path), "faces": [str(_odd_photo(tmp_path))]}
+    with pytest.raises(KeyboardInterrupt):
+        headless.run_workflow(path, out=tmp_path / "out.png", verbose=False, **overrides)
+    assert set(Path(folder_paths.get_input_directory()).iterdir()) == before
+
+
+def _odd_photo(tmp_path):
+    """A photo no other test stages (its own name in input/)."""
+    from PIL import Image
+    path = tmp_path / "odd.png"
+    Image.fromarray(face_photo([(120, 140, 128, 9)])[::-1].copy()).save(path)
+    return path

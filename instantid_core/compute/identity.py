@@ -1,6 +1,7 @@
 """Identity tokens and their per-layer K/V: computed once per face, served to every attn2 layer.
 
-The K/V weights (~340 M parameters at SDXL size) are only read here; what sampling keeps is the
+The K/V weights (~340 M parameters at SDXL size) are only read here (and checked here: a NaN/Inf result names the
+damaged weight, so loading never has to read the file); what sampling keeps is the
 small result (about 21 MB fp32 for one identity at SDXL size), cast at most once per device/dtype.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 
 from .instantid_model import InstantIDModel
 from ..errors import InputValueError
+from ..files.adapter_file import first_non_finite, non_finite_weight_error
 from .precision import dtype_name, run_in_dtype
 
 LayerCallback = Optional[Callable[[int, int], None]]  # (done, total): progress and interrupt checks
@@ -74,6 +76,7 @@ def project_identity(model: InstantIDModel, embeds: torch.Tensor, device: torch.
         tokens = run_in_dtype(model.image_proj, device, dtype, torch.cat((embeds, negative)))  # [2I, T, C]
     tokens = tokens.float().cpu()
     if not torch.isfinite(tokens).all():
+        _refuse_damaged_weights(model, {f"image_proj.{k}": t for k, t in model.image_proj.state_dict().items()})
         raise InputValueError(f"the image projection produced NaN or infinite identity tokens from finite face "
                               f"embeddings: the adapter's image_proj weights are damaged, or {dtype_name(dtype)} "
                               f"overflowed on {torch.device(device).type}. Re-download the adapter, or set the "
@@ -126,6 +129,14 @@ class IdentityKV:
         return sum(kv.nbytes for d in self._cache.values() for kv in d.values())
 
 
+def _refuse_damaged_weights(model: InstantIDModel, weights: Dict[str, torch.Tensor]) -> None:
+    """A result came out NaN/Inf: if one of ``weights`` holds NaN/Inf (read only now, on this failure path), the
+    file is damaged — say which tensor. Loading never reads the weights, so this is where a bad file surfaces."""
+    key = first_non_finite(weights)
+    if key is not None:
+        raise non_finite_weight_error(model.source_name, key, input_name="instantid")
+
+
 def compute_identity_kv(model: InstantIDModel, tokens: IdentityTokens, device: torch.device, dtype: torch.dtype,
                         on_layer: LayerCallback = None) -> IdentityKV:
     """K = tokens·W_kᵀ, V = tokens·W_vᵀ for every layer, computed on ``device`` in ``dtype``.
@@ -141,6 +152,12 @@ def compute_identity_kv(model: InstantIDModel, tokens: IdentityTokens, device: t
         for i, (n, proj) in enumerate(items):
             k = F.linear(both, proj.to_k_ip.weight.to(device=device, dtype=dtype))
             v = F.linear(both, proj.to_v_ip.weight.to(device=device, dtype=dtype))
+            if not (torch.isfinite(k).all() and torch.isfinite(v).all()):
+                _refuse_damaged_weights(model, {f"ip_adapter.{n}.to_k_ip.weight": proj.to_k_ip.weight,
+                                                f"ip_adapter.{n}.to_v_ip.weight": proj.to_v_ip.weight})
+                raise InputValueError(f"identity layer {n}'s K/V overflowed in {dtype_name(dtype)} on "
+                                      f"{torch.device(device).type}; set the Precision / Offload node's mode to "
+                                      f"float32.", "instantid")
             layers[int(n)] = LayerKV(k[:count], v[:count], k[count:], v[count:])
             if on_layer is not None:
                 on_layer(i + 1, len(items))

@@ -23,6 +23,8 @@ class IdentityLayerProjection(nn.Module):
 
 
 class InstantIDModel(nn.Module):
+    source_name = "the InstantID adapter file"  # the file's name once loaded: errors about its weights name it
+
     def __init__(self, config: ResamplerConfig, layer_hidden_sizes: Dict[int, int]):
         super().__init__()
         self.image_proj = Resampler(config)
@@ -47,6 +49,7 @@ class InstantIDModel(nn.Module):
             state[f"ip_adapter.{n}.to_k_ip.weight"] = k
             state[f"ip_adapter.{n}.to_v_ip.weight"] = v
         model.load_state_dict(state, strict=True, assign=True)
+        model.source_name = weights.path.name
         return model.eval().requires_grad_(False)
 
     def weight_dtype(self) -> torch.dtype:

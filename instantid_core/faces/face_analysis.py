@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -28,6 +29,16 @@ import numpy as np
 
 from ..files.antelope_files import LOADER_FILES, check_antelopev2, require_antelopev2
 from ..errors import AntelopeFilesError, FaceAnalysisError
+
+
+def quiet_insightface_deprecation() -> None:
+    """insightface's face alignment calls scikit-image's deprecated ``SimilarityTransform.estimate`` for every
+    face and the FutureWarning lands in every run's output; only that one warning is silenced."""
+    warnings.filterwarnings("ignore", message=r"`estimate` is deprecated", category=FutureWarning,
+                            module=r"insightface\.utils\.face_align")
+
+
+quiet_insightface_deprecation()
 
 __all__ = [
     "CPU",

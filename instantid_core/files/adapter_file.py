@@ -5,6 +5,9 @@ Two on-disk forms hold the same tensors:
   .safetensors  flat keys "image_proj.<key>" / "ip_adapter.<key>"
 Both are loaded without a second in-memory copy (mmap'd pickle, safetensors' mmap loader).
 Every check here turns a confusing downstream shape error into a sentence a ComfyUI user can act on.
+Loading reads only the file's structure (keys, shapes, dtypes), never the weights: NaN/Inf weights are caught
+where they are used (compute.identity checks every projection's tokens and every layer's K/V and then names the
+damaged tensor with ``first_non_finite``), so a 1.7 GB file costs nothing until it is used.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Optional
 
 import torch
 
@@ -46,8 +49,6 @@ def load_adapter(path) -> AdapterWeights:
     image_proj, ip_adapter = _split_halves(raw, path)
     config = _check_image_proj(image_proj, path)
     ip_layers = _check_ip_layers(ip_adapter, config.output_dim, path)
-    _check_finite({**{f"image_proj.{k}": v for k, v in image_proj.items()},
-                   **{f"ip_adapter.{k}": v for k, v in ip_adapter.items()}}, path)
     return AdapterWeights(image_proj=image_proj, ip_layers=ip_layers, config=config, path=path)
 
 
@@ -219,12 +220,27 @@ def _check_ip_layers(sd: Dict[str, torch.Tensor], token_dim: int, path: Path) ->
 FINITE_CHUNK = 1 << 24  # elements checked at a time: bounded extra memory even for the 1.7 GB file
 
 
-def _check_finite(tensors: Mapping[str, torch.Tensor], path: Path) -> None:
-    """NaN or Inf in any weight would turn every generated image into NaN without an error: refuse the file,
-    naming the tensor. Reads each tensor once, in chunks (the file is memory-mapped)."""
+def first_non_finite(tensors: Mapping[str, torch.Tensor]) -> Optional[str]:
+    """The key of the first tensor holding NaN or Inf, or None. Reads each tensor in chunks (a memory-mapped
+    file is never copied whole); callers run it only once a result came out non-finite, to name the culprit."""
     for key, t in tensors.items():
         flat = t.reshape(-1)  # any shape -> 1-D view (no copy for contiguous tensors)
         for start in range(0, flat.numel(), FINITE_CHUNK):
             if not torch.isfinite(flat[start:start + FINITE_CHUNK]).all():
-                raise AdapterFormatError(f"{path.name}: {key} contains NaN or infinite values, so every image "
-                                         f"would come out black or noise. The file is damaged: {REAL_FILE_HINT}")
+                return key
+    return None
+
+
+def non_finite_weight_error(file_name: str, key: str, input_name: Optional[str] = None) -> AdapterFormatError:
+    return AdapterFormatError(f"{file_name}: {key} contains NaN or infinite values, so every image would come out "
+                              f"black or noise. The file is damaged: {REAL_FILE_HINT}", input_name)
+
+
+def check_finite(weights: AdapterWeights) -> None:
+    """Read every weight once (the doctor's full check; the nodes never pay for it): refuse NaN/Inf, naming it."""
+    tensors = {f"image_proj.{k}": v for k, v in weights.image_proj.items()}
+    for n, (k, v) in weights.ip_layers.items():
+        tensors[f"ip_adapter.{n}.to_k_ip.weight"], tensors[f"ip_adapter.{n}.to_v_ip.weight"] = k, v
+    key = first_non_finite(tensors)
+    if key is not None:
+        raise non_finite_weight_error(weights.path.name, key)

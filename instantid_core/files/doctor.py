@@ -74,7 +74,7 @@ def _safetensors_kinds(folders: Sequence[Path], name: Optional[str]):
 
 
 def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
-    from .adapter_file import load_adapter
+    from .adapter_file import check_finite, load_adapter
     from ..errors import AdapterFormatError
 
     where = ", ".join(str(f) for f in folders) or "models/instantid"
@@ -87,6 +87,7 @@ def check_adapter(folders: Sequence[Path], name: Optional[str] = None) -> Check:
     for path in candidates:
         try:
             w = load_adapter(path)
+            check_finite(w)  # the doctor reads every weight; the nodes check only what they use
         except AdapterFormatError as exc:
             problems.append(f"{path}: {exc}")
             continue
@@ -168,14 +169,23 @@ def check_onnxruntime() -> List[Check]:
         import onnxruntime
         providers = onnxruntime.get_available_providers()
         gpu = [p for p in providers if p not in ("CPUExecutionProvider", "AzureExecutionProvider")]
-        checks.append(Check("onnxruntime providers", OK if gpu else WARN, ", ".join(providers),
-                            "" if gpu else "face analysis runs on the CPU (fine: it runs once per photo). For GPU: "
-                            "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"))
+        if gpu or not _torch_has_cuda():  # without a CUDA GPU there is nothing onnxruntime-gpu could use
+            checks.append(Check("onnxruntime providers", OK, ", ".join(providers) + ("" if gpu else
+                                "; face analysis runs on the CPU (this machine's torch has no CUDA GPU)")))
+        else:
+            checks.append(Check("onnxruntime providers", WARN, ", ".join(providers),
+                                "face analysis runs on the CPU (fine: it runs once per photo). To use the GPU "
+                                "torch uses: pip uninstall -y onnxruntime && pip install onnxruntime-gpu"))
     except Exception as exc:  # a broken double install fails right here
         checks.append(Check("onnxruntime import", PROBLEM, f"{type(exc).__name__}: {exc}",
                             "reinstall one distribution: pip uninstall -y onnxruntime onnxruntime-gpu && "
                             "pip install onnxruntime"))
     return checks
+
+
+def _torch_has_cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
 
 
 def check_torch() -> Check:

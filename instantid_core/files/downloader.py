@@ -12,7 +12,11 @@ For each file of the chosen groups (records in ``instantid_core.files.model_cata
    into ``<target>.<sha256[:12]>.incomplete`` beside the target. A broken connection resumes with an HTTP Range
    request, in the same run and in the next one (the partial file stays when the run stops).
 4. The finished partial is checked (size, then sha256, streamed) and only then renamed onto the target: the
-   target path never holds a half-written or unverified file, and the rename copies nothing.
+   target path never holds a half-written or unverified file, and the rename copies nothing. Just before the
+   rename the partial must still be the very file that was hashed (same inode, size and mtime).
+
+Each target is worked on under a lock (``target_lock``, ``<target>.lock``): two runs at once never append to
+the same partial; the second waits and then finds the verified file.
 
 A file already at the target that does not match is never overwritten or deleted: once its replacement is
 verified it is renamed ``<name>.bad-<n>`` (ComfyUI does not list it) for the user to inspect or delete.
@@ -24,6 +28,7 @@ GET (retries, Range resume, progress bar) and keeps the partial file itself.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from contextlib import contextmanager
@@ -36,6 +41,7 @@ from ..errors import InstantIDError
 from .antelope_files import sha256_file
 from .model_catalog import (ADAPTER, CATALOG, FOLDER_KINDS, IDENTITYNET, ModelFile, files_for, manual_instructions,
                             pack_folder_for_command)
+from .target_lock import target_lock
 
 SKIPPED, DOWNLOADED, FROM_CACHE, FAILED = "skipped", "downloaded", "from cache", "failed"
 _ANY_NAME_GROUPS = (ADAPTER, IDENTITYNET)  # picked in a loader widget, so any file name in the folder works
@@ -169,6 +175,7 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
     missing = sorted({f.folder_kind for f in files} - set(folders))
     if missing:
         raise ValueError(f"no target folder given for {', '.join(missing)}")
+    _check_folders(files, folders)
     search = {kind: [Path(d) for d in dirs] for kind, dirs in (search or {}).items()}
     report = DownloadReport()
     with _progress_bars(progress):
@@ -178,7 +185,7 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
                 if should_stop():
                     raise DownloadCancelled()
                 dirs = search.get(file.folder_kind) or [Path(folders[file.folder_kind])]
-                result = _fetch(file, target, endpoint, token, cache_dir, dirs, should_stop)
+                result = _fetch(file, target, endpoint, token, cache_dir, dirs, log, should_stop)
             except DownloadCancelled as exc:
                 exc.report = report
                 raise
@@ -196,8 +203,22 @@ def download(groups: Optional[Iterable[str]] = None, folders: Optional[Mapping[s
     return report
 
 
+def _check_folders(files: List[ModelFile], folders: Mapping[str, object]) -> None:
+    """A file where a target folder must go (``models/instantid`` saved as a file) stops the run before anything
+    is fetched, naming it."""
+    for file in files:
+        folder = target_path(file, folders).parent
+        for place in (folder, *folder.parents):
+            if place.exists():
+                if not place.is_dir():
+                    raise DownloadError(f"cannot put {file.name} in {folder}: {place} is a file, not a folder. "
+                                        f"Move it away (or give another models folder with --to) and run the "
+                                        f"command again")
+                break
+
+
 def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir, search_dirs: List[Path],
-           should_stop: Callable[[], bool] = lambda: False) -> FileResult:
+           log: Callable[[str], None], should_stop: Callable[[], bool] = lambda: False) -> FileResult:
     if target.is_file() and _matches(target, file.size, file.sha256):
         return FileResult(file, target, SKIPPED, "already there; size and sha256 match")
     copy = _installed_copy(file, target, search_dirs)
@@ -205,9 +226,22 @@ def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir, search_dir
         return FileResult(file, copy, SKIPPED, f"the same file under another name (size and sha256 match), not "
                                                f"downloaded again; pick it in loaders that name '{file.target}'")
     target.parent.mkdir(parents=True, exist_ok=True)
+    with target_lock(target, log):
+        if _size_matches(target, file.size) and _matches(target, file.size, file.sha256):  # a run we waited for
+            return FileResult(file, target, SKIPPED, "downloaded meanwhile by another run; size and sha256 match")
+        return _stage_and_rename(file, target, endpoint, token, cache_dir, should_stop)
+
+
+def _stage_and_rename(file: ModelFile, target: Path, endpoint, token, cache_dir,
+                      should_stop: Callable[[], bool]) -> FileResult:
     staged, status = _from_cache(file, target, cache_dir), FROM_CACHE
     if staged is None:
         staged, status = _from_hub(file, target, endpoint, token, should_stop), DOWNLOADED
+    staged, verified = staged
+    if _fingerprint(staged) != verified:
+        staged.unlink(missing_ok=True)
+        raise _FileFailed(f"{staged.name} changed after it was verified (another program wrote to it); it was "
+                          f"deleted, run the command again")
     detail = f"{file.size} bytes, sha256 verified"
     if target.exists():
         detail += f"; the old, different file was kept as {_set_aside(target).name}"
@@ -246,7 +280,7 @@ def _partial_path(target: Path, tag: str) -> Path:
     return target.with_name(f"{target.name}.{tag[:12]}.incomplete")
 
 
-def _from_cache(file: ModelFile, target: Path, cache_dir: Optional[str]) -> Optional[Path]:
+def _from_cache(file: ModelFile, target: Path, cache_dir: Optional[str]) -> Optional[Tuple[Path, tuple]]:
     from huggingface_hub import try_to_load_from_cache
 
     for revision in dict.fromkeys((file.revision, "main")):
@@ -254,19 +288,22 @@ def _from_cache(file: ModelFile, target: Path, cache_dir: Optional[str]) -> Opti
             cached = try_to_load_from_cache(file.repo_id, file.path_in_repo, cache_dir=cache_dir, revision=revision)
         except Exception:  # an unreadable cache is just a miss
             continue
-        if isinstance(cached, str) and file.sha256 and _matches(Path(cached), file.size, file.sha256):
+        if isinstance(cached, str) and file.sha256 and _size_matches(Path(cached), file.size):
             staged = _partial_path(target, file.sha256)
             staged.unlink(missing_ok=True)
             try:
                 os.link(cached, staged)  # same disk: no second copy of a multi-GB file
             except OSError:
                 shutil.copyfile(cached, staged)
-            return staged
+            try:
+                return staged, _verify(staged, file.size, file.sha256)  # hashed where it will be renamed from
+            except _FileFailed:  # a damaged cache entry is just a miss
+                continue
     return None
 
 
 def _from_hub(file: ModelFile, target: Path, endpoint: Optional[str], token: Optional[str],
-              should_stop: Callable[[], bool] = lambda: False) -> Path:
+              should_stop: Callable[[], bool] = lambda: False) -> Tuple[Path, tuple]:
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
     url = hf_hub_url(file.repo_id, file.path_in_repo, revision=file.revision, endpoint=endpoint)
@@ -287,8 +324,7 @@ def _from_hub(file: ModelFile, target: Path, endpoint: Optional[str], token: Opt
     if free < file.size - have:
         raise _FileFailed(f"{partial.parent} has {free} bytes free, {file.size - have} more are needed")
     _stream(meta.location, url, partial, file, token, should_stop)
-    _verify(partial, file.size, expected_sha)
-    return partial
+    return partial, _verify(partial, file.size, expected_sha)
 
 
 def _stream(location: str, resolve_url: str, partial: Path, file: ModelFile, token: Optional[str],
@@ -320,18 +356,37 @@ def _stream(location: str, resolve_url: str, partial: Path, file: ModelFile, tok
             raise _classify(exc, resolve_url, file) from exc
 
 
-def _verify(partial: Path, size: int, sha256: Optional[str]) -> None:
-    actual = partial.stat().st_size
-    if actual != size:
-        partial.unlink()
-        raise _FileFailed(f"the download has {actual} bytes, the published file has {size}; it was deleted, "
-                          f"run the command again")
-    if sha256 is not None:
-        digest = sha256_file(partial)
-        if digest != sha256:
+def _verify(partial: Path, size: int, sha256: Optional[str]) -> tuple:
+    """Check size and sha256 of what one open handle reads; returns that file's fingerprint (see _fingerprint)."""
+    with open(partial, "rb") as stream:
+        actual = os.fstat(stream.fileno()).st_size
+        if actual != size:
+            stream.close()
             partial.unlink()
-            raise _FileFailed(f"sha256 mismatch: the download has {digest}, the published file has {sha256} "
-                              f"(damaged on the way, or the server sent another file); it was deleted")
+            raise _FileFailed(f"the download has {actual} bytes, the published file has {size}; it was deleted, "
+                              f"run the command again")
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+        verified = _fingerprint_of(os.fstat(stream.fileno()))
+    if sha256 is not None and digest.hexdigest() != sha256:
+        partial.unlink()
+        raise _FileFailed(f"sha256 mismatch: the download has {digest.hexdigest()}, the published file has "
+                          f"{sha256} (damaged on the way, or the server sent another file); it was deleted")
+    if verified[2] != size:
+        partial.unlink()
+        raise _FileFailed(f"{partial.name} grew while it was being verified (another program wrote to it); it "
+                          f"was deleted, run the command again")
+    return verified
+
+
+def _fingerprint(path: Path) -> tuple:
+    return _fingerprint_of(os.stat(path))
+
+
+def _fingerprint_of(st: os.stat_result) -> tuple:
+    """Which file, and whether it was written since: (device, inode, size, mtime in ns)."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _set_aside(target: Path) -> Path:

@@ -32,6 +32,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 from ..errors import CubiqMigrationError
 from .ui_graph import UIGraph, xy
 from .widget_specs import frontend_extras, is_widget, spec_parts
+from .workflow_input_checks import check_workflow_input, clean_numbers
 
 FACE_ANALYSIS_LOADER = "InstantIDPrecision_FaceAnalysisLoader"
 FACE_DETECT = "InstantIDPrecision_FaceDetect"
@@ -534,7 +535,11 @@ def migrate_workflow(workflow: Mapping, definitions: Mapping[str, Mapping]) -> M
     ``definitions``: this pack's nodes as ComfyUI's /object_info gives them (``input``, ``output``,
     ``output_name``, optionally ``input_order``), keyed by node id; ConditioningSetMask may be included too.
     """
+    check_workflow_input(workflow)  # before the deep copy: bounded depth, entries of the shape read below
     result = MigrationResult(copy.deepcopy(dict(workflow)))
+    clean_numbers(result.workflow, CUBIQ_WIDGETS,
+                  lambda level, message, node_id, node_type: result.notes.append(
+                      MigrationNote(level, message, node_id, node_type)))
     graph = UIGraph(result.workflow)
     cubiq = [n for n in graph.wf["nodes"] if n.get("type") in CUBIQ_NODE_TYPES]
     missing = sorted(set().union(*(_NEEDS[n["type"]] for n in cubiq)) - set(definitions)) if cubiq else []
