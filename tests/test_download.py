@@ -259,7 +259,7 @@ def test_two_runs_at_once_give_one_verified_file(tmp_path):
 
 
 def test_a_partial_written_to_after_verification_is_not_renamed(hub, tmp_path, monkeypatch):
-    import runner.download as dl
+    import instantid_core.files.downloader as dl
     tiny = Tiny(hub)
     verify = dl._verify
 
