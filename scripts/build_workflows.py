@@ -11,7 +11,8 @@ frontend and ComfyUI-Manager read from `properties`:
   `comfy-core` with the ComfyUI version they were built against;
 * `models` on the loader nodes: name, url, directory and sha256 of the file the widget names, which the
   frontend's "Missing Models" dialog lists when the file is not installed (records from
-  instantid_core/files/model_catalog.py, plus SDXL base 1.0 for the checkpoint).
+  instantid_core/files/model_catalog.py, plus SDXL base 1.0 for the checkpoint); the same records, each file
+  once, in the workflow's top-level `models` list (the workflow schema's field, read by the frontends too).
 
 Layout: nodes stand in columns, every link goes from a column to one further right, and each node is given
 the room it takes after a run (Face Detect draws its face boxes, the Precision and Projection nodes show
@@ -169,7 +170,21 @@ class Graph:
             x += max(room(n)[0] for n in self.columns[col]) + GAP_X
         nodes = [{k: v for k, v in n.items() if k != "_col"} for n in self.nodes]
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": nodes,
-                "links": self.links, "groups": [], "config": {}, "extra": {}, "version": 0.4}
+                "links": self.links, "groups": [], "config": {}, "extra": {}, "version": 0.4,
+                "models": workflow_models(nodes)}
+
+
+def workflow_models(nodes):
+    """The workflow's top-level `models` list (the workflow JSON schema's field, which frontends read next to the
+    nodes' properties.models): every node's entries, each file once, in node order."""
+    seen, out = set(), []
+    for n in nodes:
+        for m in n["properties"].get("models", []):
+            key = (m["directory"], m["name"])
+            if key not in seen:
+                seen.add(key)
+                out.append(dict(m))
+    return out
 
 
 def room(node):
