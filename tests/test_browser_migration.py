@@ -238,10 +238,10 @@ class TestWithoutCubiqPack:
         ui.call("blank")
         ui.call("load", answer["workflow"], timeout=60)
         ui.close_dialogs()  # IPAdapter_plus's missing-nodes dialog, where that pack is absent
-        boxes = {n["id"]: n for n in ui.call("nodeBoxes")}
-        kept = {n["id"] for n in source["nodes"] if n["type"] not in CUBIQ_NODE_TYPES}
-        assert set(boxes) == {n["id"] for n in answer["workflow"]["nodes"]}
-        clashes = [(f"{boxes[a]['type']}#{a}", f"{boxes[b]['type']}#{b}") for a in sorted(set(boxes) - kept)
+        boxes = {str(n["id"]): n for n in ui.call("nodeBoxes")}  # newer frontends keep ids as strings
+        kept = {str(n["id"]) for n in source["nodes"] if n["type"] not in CUBIQ_NODE_TYPES}
+        assert set(boxes) == {str(n["id"]) for n in answer["workflow"]["nodes"]}
+        clashes = [(f"{boxes[a]['type']}#{a}", f"{boxes[b]['type']}#{b}") for a in sorted(set(boxes) - kept, key=int)
                    for b in boxes if a != b and _overlap(boxes[a]["box"], boxes[b]["box"])]
         assert not clashes, clashes
 
