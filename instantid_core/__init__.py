@@ -16,6 +16,7 @@ workflow_formats/ workflow JSON):
   cubiq/ComfyUI_InstantID workflows → this pack's nodes           workflow_formats.cubiq_workflows (+ ui_graph,
                                                                   widget_specs, listed_names;
                                                                   its input bounds: workflow_input_checks)
+  the frontend's node sizes (placing nodes without overlaps)      workflow_formats.node_sizes
 
 Submodules are imported by name (``from instantid_core.compute.identity import ...``). Heavy optional
 dependencies (insightface, onnxruntime, OpenCV, huggingface_hub) are imported only inside the functions that need

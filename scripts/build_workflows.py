@@ -11,7 +11,8 @@ frontend and ComfyUI-Manager read from `properties`:
   `comfy-core` with the ComfyUI version they were built against;
 * `models` on the loader nodes: name, url, directory and sha256 of the file the widget names, which the
   frontend's "Missing Models" dialog lists when the file is not installed (records from
-  instantid_core/files/model_catalog.py, plus SDXL base 1.0 for the checkpoint).
+  instantid_core/files/model_catalog.py, plus SDXL base 1.0 for the checkpoint); the same records, each file
+  once, in the workflow's top-level `models` list (the workflow schema's field, read by the frontends too).
 
 Layout: nodes stand in columns, every link goes from a column to one further right, and each node is given
 the room it takes after a run (Face Detect draws its face boxes, the Precision and Projection nodes show
@@ -35,6 +36,7 @@ from instantid_testkit import comfy_support as cs  # noqa: E402
 
 from instantid_core.files.antelope_files import ANTELOPE_DIRNAME, ANTELOPE_FILES  # noqa: E402
 from instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries  # noqa: E402
+from instantid_core.workflow_formats.node_sizes import FRONTEND_SIZES, TITLE_H  # noqa: E402
 from instantid_core.workflow_formats.widget_specs import frontend_extras, is_widget  # noqa: E402
 
 try:
@@ -54,19 +56,6 @@ SDXL_MODEL = {"name": "sd_xl_base_1.0.safetensors",
               "directory": "checkpoints"}
 ADAPTER_MODEL, IDENTITYNET_MODEL = frontend_model_entries([ADAPTER])[0], frontend_model_entries([IDENTITYNET])[0]
 
-# Node body sizes [width, height] as the frontend (comfyui-frontend-package 1.27.10) lays them out before a
-# run: the heights are its computeSize() for these widgets; widths leave room for long file names.
-SIZES = {
-    "CheckpointLoaderSimple": [340, 98], "ControlNetLoader": [340, 58], "LoadImage": [340, 326],
-    "InstantIDPrecision_FaceAnalysisLoader": [340, 82], "InstantIDPrecision_ModelLoader": [340, 58],
-    "CLIPTextEncode": [400, 180], "EmptyLatentImage": [320, 106], "ImageBatch": [200, 46],
-    "InstantIDPrecision_FaceDetect": [320, 126], "InstantIDPrecision_PrecisionOffload": [320, 102],
-    "InstantIDPrecision_ImageProjection": [320, 150], "InstantIDPrecision_FaceKeypoints": [320, 106],
-    "InstantIDPrecision_Apply": [300, 290], "InstantIDPrecision_ApplyAttention": [300, 146],
-    "InstantIDPrecision_ApplyIdentityNet": [300, 266], "ControlNetApplyAdvanced": [300, 186],
-    "SolidMask": [320, 106], "MaskComposite": [320, 126], "InvertMask": [200, 26],
-    "KSampler": [320, 262], "VAEDecode": [200, 46], "SaveImage": [400, 58],
-}
 # The room a node takes after a run, where web/instantid.js or the frontend grows it: the face-box overlay
 # (picture up to 260 px high + one line per face), the report boxes (at most 600 px wide), the saved picture.
 # Measured after a run in the frontend (tests/test_browser_workflows.py prints them): Face Detect 320x451 with
@@ -75,7 +64,6 @@ GROWN = {
     "InstantIDPrecision_FaceDetect": [400, 480], "InstantIDPrecision_PrecisionOffload": [600, 280],
     "InstantIDPrecision_ImageProjection": [600, 340], "SaveImage": [400, 300],
 }
-TITLE_H = 30  # LiteGraph draws the title bar above pos[1]
 GAP_X, GAP_Y = 60, 40
 
 
@@ -130,8 +118,8 @@ class Graph:
         properties = {"Node name for S&R": type_, **self._origin(type_)}
         if models:
             properties["models"] = [dict(m) for m in models]
-        node = {"id": len(self.nodes) + 1, "type": type_, "pos": None, "size": list(SIZES[type_]), "flags": {},
-                "order": len(self.nodes), "mode": 0, "inputs": [],
+        node = {"id": len(self.nodes) + 1, "type": type_, "pos": None, "size": list(FRONTEND_SIZES[type_]),
+                "flags": {}, "order": len(self.nodes), "mode": 0, "inputs": [],
                 "outputs": [{"name": n, "type": t, "links": [], "slot_index": i}
                             for i, (n, t) in enumerate(zip(names, cls.RETURN_TYPES))],
                 "properties": properties, "widgets_values": values}
@@ -169,7 +157,21 @@ class Graph:
             x += max(room(n)[0] for n in self.columns[col]) + GAP_X
         nodes = [{k: v for k, v in n.items() if k != "_col"} for n in self.nodes]
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": nodes,
-                "links": self.links, "groups": [], "config": {}, "extra": {}, "version": 0.4}
+                "links": self.links, "groups": [], "config": {}, "extra": {}, "version": 0.4,
+                "models": workflow_models(nodes)}
+
+
+def workflow_models(nodes):
+    """The workflow's top-level `models` list (the workflow JSON schema's field, which frontends read next to the
+    nodes' properties.models): every node's entries, each file once, in node order."""
+    seen, out = set(), []
+    for n in nodes:
+        for m in n["properties"].get("models", []):
+            key = (m["directory"], m["name"])
+            if key not in seen:
+                seen.add(key)
+                out.append(dict(m))
+    return out
 
 
 def room(node):

@@ -300,3 +300,45 @@ def with_unknown_cubiq_node() -> dict:
     wf["links"] += [[16, 2, 0, 13, 0, "FACEANALYSIS"], [17, 5, 0, 13, 1, "IMAGE"]]
     wf["last_node_id"], wf["last_link_id"] = 13, 17
     return wf
+
+
+def stacked(copies: int) -> dict:
+    """``copies`` of the five examples in turn, one below the other (node and link ids shifted), as one workflow:
+    a large graph for the converter's placement."""
+    nodes: List[dict] = []
+    links: List[list] = []
+    last_node = last_link = top = 0
+    makers = list(EXAMPLES.values())
+    for i in range(copies):
+        wf = makers[i % len(makers)]()
+        for n in wf["nodes"]:
+            n["id"] += last_node
+            n["pos"] = [n["pos"][0], n["pos"][1] + top]
+            for inp in n.get("inputs") or []:
+                if inp.get("link") is not None:
+                    inp["link"] += last_link
+            for out in n.get("outputs") or []:
+                out["links"] = [l + last_link for l in out.get("links") or []] or None
+        for l in wf["links"]:
+            l[0], l[1], l[3] = l[0] + last_link, l[1] + last_node, l[3] + last_node
+        nodes += wf["nodes"]
+        links += wf["links"]
+        last_node, last_link = last_node + wf["last_node_id"], last_link + wf["last_link_id"]
+        top += max(n["pos"][1] for n in wf["nodes"]) - top + CELL_H
+    return {"last_node_id": last_node, "last_link_id": last_link, "nodes": nodes, "links": links, "groups": [],
+            "config": {}, "extra": {}, "version": 0.4}
+
+
+def packed(wf: dict, gap: int = 10) -> dict:
+    """The same workflow with each column's nodes stacked ``gap`` px apart (title bars included), as tightly as
+    cubiq's own example files place them: a replacement node that is taller than cubiq's has no room to grow."""
+    columns: Dict[float, List[dict]] = {}
+    for n in wf["nodes"]:
+        columns.setdefault(n["pos"][0], []).append(n)
+    for column in columns.values():
+        y = 0
+        for n in sorted(column, key=lambda n: n["pos"][1]):
+            n["pos"] = [n["pos"][0], y]
+            size = n["size"] if isinstance(n["size"], list) else [n["size"]["0"], n["size"]["1"]]
+            y += size[1] + 30 + gap  # the next node's title bar sits above its pos
+    return wf

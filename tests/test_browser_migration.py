@@ -119,6 +119,11 @@ def stop_browser(browser: Browser):
     browser.server.stop()
 
 
+def _overlap(a, b):
+    """Two [x, y, w, h] boxes intersect."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
 def unregistered(browser: Browser):
     return sorted({n["type"] for n in browser.call("audit") if not n["registered"]})
 
@@ -221,6 +226,24 @@ class TestWithoutCubiqPack:
             ui.clear_toasts()
             ui.shot("cubiq_converted_graph.png")
         ui.close_dialogs()
+
+    @pytest.mark.parametrize("name", list(ex.EXAMPLES))
+    def test_placed_nodes_overlap_nothing_by_the_live_boxes(self, ui, name):
+        """The examples packed as tightly as cubiq's own files, converted by the route: once the frontend has sized
+        the nodes, LiteGraph's bounding boxes (title bar included) of every node the conversion placed (added
+        ones, and replacements that may be larger than cubiq's) overlap no other node."""
+        source = ex.packed(ex.EXAMPLES[name]())
+        status, answer = ui.server.post_json(ROUTE, {"workflow": source})
+        assert status == 200
+        ui.call("blank")
+        ui.call("load", answer["workflow"], timeout=60)
+        ui.close_dialogs()  # IPAdapter_plus's missing-nodes dialog, where that pack is absent
+        boxes = {str(n["id"]): n for n in ui.call("nodeBoxes")}  # newer frontends keep ids as strings
+        kept = {str(n["id"]) for n in source["nodes"] if n["type"] not in CUBIQ_NODE_TYPES}
+        assert set(boxes) == {str(n["id"]) for n in answer["workflow"]["nodes"]}
+        clashes = [(f"{boxes[a]['type']}#{a}", f"{boxes[b]['type']}#{b}") for a in sorted(set(boxes) - kept, key=int)
+                   for b in boxes if a != b and _overlap(boxes[a]["box"], boxes[b]["box"])]
+        assert not clashes, clashes
 
     def test_conversion_in_the_live_graph_matches_the_source_field_by_field(self, ui):
         source = ex.EXAMPLES["InstantID_multi_id"]()

@@ -8,7 +8,10 @@ Two servers (see browser_support/):
   face boxes, the Precision / Projection nodes their reports and Save Image its picture;
 * with an empty models folder: loading a workflow as a user does opens the frontend's "Missing Models"
   dialog, which must list the workflow's files with their folders (and nothing once they are installed); the
-  nodes' pack properties (cnr_id, ver, aux_id) pass the frontend's workflow validation.
+  nodes' pack properties (cnr_id, ver, aux_id) pass the frontend's workflow validation. The frontend reads the
+  model records both from the nodes' properties.models and from the workflow's top-level `models`: each alone
+  gives the same list. The template browser, opened with the frontend's own command, lists the workflows under
+  the pack's folder name with their thumbnails (example_workflows/<name>.jpg), and opens one as a workflow.
 
 Skipped unless ComfyUI (COMFYUI_PATH) and Chromium are available."""
 from __future__ import annotations
@@ -213,3 +216,62 @@ class TestMissingModelsDialog:
         empty.call("load", bad, timeout=60)
         toasts = empty.page.wait_for("__iid.toasts().length && __iid.toasts()", timeout=10, what="a validation toast")
         assert any("aux_id" in t for t in toasts), toasts
+
+    @pytest.mark.parametrize("kept", ["top_level", "nodes"])
+    def test_either_place_of_the_model_records_is_enough(self, empty, kept):
+        """The frontend collects the records of the nodes' properties.models and of the workflow's top-level
+        `models`; a workflow that has them in one place only gets the same list, links included."""
+        data = json.loads((REPO / "example_workflows" / "instantid_basic_portrait.json").read_text())
+        expected = _models_of(data)
+        if kept == "top_level":
+            for n in data["nodes"]:
+                n["properties"].pop("models", None)
+        else:
+            del data["models"]
+        since = empty.mark()
+        entries = _dialog(empty, data)
+        assert {e["label"]: e["hint"] for e in entries} == {label: m["url"] for label, m in expected.items()}
+        # ...and with no records at all there is nothing to offer (1.27.10 lists only recorded files; 1.58.1 also
+        # lists a loader's file from its widget value, then without folder or link)
+        data.pop("models", None)
+        for n in data["nodes"]:
+            n["properties"].pop("models", None)
+        empty.call("closeDialogs")
+        empty.call("loadAsUser", data, timeout=60)
+        empty.page.pump(1.5)
+        assert empty.call("missingModels") is None
+        assert not empty.problems(since), empty.problems(since)
+
+
+# ------------------------------------------------------------------------------------------------ templates
+
+class TestTemplateBrowser:
+    def test_templates_are_listed_under_the_pack_with_their_thumbnails_and_open(self, empty):
+        names = sorted(w.stem for w in WORKFLOWS)
+        pack = empty.server.pack_name
+        assert sorted(empty.server.get_json("/workflow_templates")[pack]) == names
+        since, seen = empty.mark(), len(empty.page.responses)
+        empty.call("closeDialogs")
+        empty.call("openTemplates")
+        empty.page.wait_for(f"__iid.pickTemplateCategory({json.dumps(pack)})", timeout=20,
+                            what=f"the category {pack!r} in the template browser")
+        cards = empty.page.wait_for(
+            f"(() => {{ const c = __iid.templateCards({json.dumps(names)}); "
+            f"return c && c.length === {len(names)} && c.every((x) => x.loaded) && c; }})()",
+            timeout=30, what="every template's card with its thumbnail loaded")
+        assert sorted(c["name"] for c in cards) == names and all(c["width"] > 0 for c in cards)
+        empty.page.pump(0.3)
+        empty.page.screenshot(empty.shots / "template_browser.png")
+        prefix = f"{empty.server.url}/api/workflow_templates/{pack}/"
+        fetched = {u[len(prefix):]: status for u, status in empty.page.responses[seen:] if u.startswith(prefix)}
+        assert {k: v for k, v in fetched.items() if k.endswith(".jpg")} == {f"{n}.jpg": 200 for n in names}
+
+        data = json.loads((REPO / "example_workflows" / "instantid_basic_portrait.json").read_text())
+        assert empty.call("openTemplateCard", "instantid_basic_portrait")
+        types = empty.page.wait_for(
+            f"!__iid.templateDialog() && window.comfyAPI.app.app.graph.nodes.length === {len(data['nodes'])} && "
+            "window.comfyAPI.app.app.graph.nodes.map((n) => n.type)", timeout=30, what="the template to open")
+        assert sorted(types) == sorted(n["type"] for n in data["nodes"])
+        assert (prefix + "instantid_basic_portrait.json", 200) in empty.page.responses[seen:]
+        empty.call("closeDialogs")  # its missing-models dialog: this server has no models
+        assert not empty.problems(since), empty.problems(since)

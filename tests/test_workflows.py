@@ -122,6 +122,31 @@ def test_loaders_carry_the_model_records_the_frontend_reads(path):
     assert identitynet["hash"] == files_for([IDENTITYNET])[0].sha256
 
 
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_top_level_models_are_the_union_of_the_nodes_models(path):
+    """The workflow schema's top-level `models` (the frontends read it next to properties.models): exactly the
+    nodes' entries, each file once, so neither list names a file the other lacks or disagrees on a field."""
+    wf = load(path)
+    by_file = {}
+    for n in wf["nodes"]:
+        for m in n["properties"].get("models", []):
+            assert by_file.setdefault((m["directory"], m["name"]), m) == m, (n["type"], m)
+    top = wf["models"]
+    assert len(top) == len({(m["directory"], m["name"]) for m in top}), "a file listed twice"
+    assert {(m["directory"], m["name"]): m for m in top} == by_file
+    assert by_file  # every shipped workflow names its model files
+
+
+def test_each_workflow_has_its_template_thumbnail():
+    """The template browser asks for /api/workflow_templates/<pack>/<name>.jpg (both frontends, see
+    scripts/make_thumbnails.py): a small JPEG of the same name next to each workflow, and no stray pictures."""
+    pictures = sorted(p.stem for p in (ROOT / "example_workflows").glob("*.jpg"))
+    assert pictures == sorted(p.stem for p in WORKFLOWS)
+    for path in WORKFLOWS:
+        data = path.with_suffix(".jpg").read_bytes()
+        assert data[:3] == b"\xff\xd8\xff" and len(data) < 100_000, (path.stem, len(data))
+
 def _boxes(wf):
     """[x0, y0, x1, y1] of every node, the title bar (30 px above pos) included."""
     return {n["id"]: (n["pos"][0], n["pos"][1] - 30, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])

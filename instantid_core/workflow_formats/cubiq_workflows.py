@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import CubiqMigrationError
+from .node_sizes import FRONTEND_SIZES
 from .ui_graph import UIGraph, xy
 from .widget_specs import frontend_extras, is_widget, spec_parts
 from .workflow_input_checks import check_workflow_input, clean_numbers
@@ -329,7 +330,8 @@ def _new_node(node_id, part: _Part, defn: Mapping, cubiq: Mapping) -> dict:
         values.append(part.widgets.get(name, _default(spec)))
         values += frontend_extras(name, spec)
     rows = max(len(link_inputs), len(outs))
-    node = {"id": node_id, "type": part.type, "pos": [0, 0], "size": [315, rows * 20 + len(widgets) * 24 + 14],
+    size = FRONTEND_SIZES.get(part.type) or [315, rows * 20 + len(widgets) * 24 + 14]  # known, else estimated
+    node = {"id": node_id, "type": part.type, "pos": [0, 0], "size": list(size),
             "flags": {}, "order": cubiq.get("order", 0), "mode": cubiq.get("mode", 0),
             "inputs": [{"name": n, "type": _link_type(s), "link": None} for n, s in link_inputs],
             "outputs": [{"name": n, "type": t, "links": [], "slot_index": i} for i, (n, t) in enumerate(outs)],
@@ -385,14 +387,14 @@ def _cubiq_values(node: Mapping, say) -> Dict[str, Any]:
     return {name: raw[i] if i < len(raw) else default for i, (name, default) in enumerate(layout)}
 
 
-def _convert_node(graph: UIGraph, cubiq: dict, definitions: Mapping, result: MigrationResult, created: set) -> None:
+def _convert_node(graph: UIGraph, cubiq: dict, definitions: Mapping, result: MigrationResult, created: set,
+                  replaced: Dict[int, List[dict]]) -> None:
     node_id, node_type = cubiq["id"], cubiq["type"]
 
     def say(level, message):
         result.notes.append(MigrationNote(level, message, node_id, node_type))
 
-    incoming = [l for l in graph.wf["links"] if l[3] == node_id]
-    outgoing = [l for l in graph.wf["links"] if l[1] == node_id]
+    incoming, outgoing = graph.links_of(node_id)
     inputs = cubiq.get("inputs") or []
 
     def input_name(link):
@@ -415,8 +417,7 @@ def _convert_node(graph: UIGraph, cubiq: dict, definitions: Mapping, result: Mig
     defs = {p.key: definitions[p.type] if p.type in definitions else _SET_MASK_DEFINITION for p in plan.parts}
     made = {p.key: _new_node(node_id if i == 0 else graph.new_node_id(), p, defs[p.key], cubiq)
             for i, p in enumerate(plan.parts)}
-    at = graph.wf["nodes"].index(cubiq)
-    graph.wf["nodes"][at:at + 1] = [made[p.key] for p in plan.parts]
+    replaced[id(cubiq)] = [made[p.key] for p in plan.parts]  # in the node list where cubiq's was, at the end
     graph.nodes.update({n["id"]: n for n in made.values()})
     created.update(n["id"] for n in made.values())
     result.added_node_ids += [made[p.key]["id"] for p in plan.parts[1:]]
@@ -454,17 +455,33 @@ def _convert_node(graph: UIGraph, cubiq: dict, definitions: Mapping, result: Mig
     main["pos"] = copy.deepcopy(cubiq.get("pos", [0, 0]))
     main["size"] = [int(v) if float(v).is_integer() else v
                     for v in map(max, xy(cubiq.get("size"), (0.0, 0.0)), main["size"])]
-    helpers = plan.parts[1:]
-    for p in helpers:
-        made[p.key]["_placed"] = False
-    mx, my, mw, _ = graph.rect(main)
-    for p in helpers:
-        node = made[p.key]
-        anchor = (mx - node["size"][0] - graph.GAP * 2, my + graph.TITLE_H) if p.side == "left" else \
-            (mx + mw + graph.GAP * 2, my + graph.TITLE_H)
-        node["pos"] = graph.free_spot(node, anchor)
-        del node["_placed"]
+    _place(graph, plan, made, main)
     result.converted += 1
+
+
+def _place(graph: UIGraph, plan: _Plan, made: Dict[str, dict], main: dict) -> None:
+    """The main node stays where cubiq's was unless, at our size, it would overlap a neighbour (then it takes the
+    nearest free spot); each added node goes beside the node it feeds (left) or reads from (right), nearest free
+    spot first, so links keep running left to right and nothing overlaps."""
+    for node in made.values():
+        graph.forget(node["id"])
+    graph.place(main, xy(main["pos"], (0.0, 0.0)), directions=(-1, 1))
+    feeds: Dict[str, str] = {}  # part -> the part its output goes to first
+    for src, _, _, dst, _ in plan.wires:
+        feeds.setdefault(src, dst)
+
+    def hops(key, seen=()):  # links from a part to the main one: nearest placed first (project before detect)
+        dst = feeds.get(key)
+        return 0 if key == plan.parts[0].key else 1 if dst is None or dst in seen else 1 + hops(dst, seen + (key,))
+
+    for p in sorted(plan.parts[1:], key=lambda p: hops(p.key)):
+        node = made[p.key]
+        if p.side == "right":
+            mx, my, mw, _ = graph.rect(main)
+            graph.place(node, (mx + mw + graph.GAP * 2, my + graph.TITLE_H), directions=(1,))
+        else:
+            fx, fy, _, _ = graph.rect(made[feeds.get(p.key, plan.parts[0].key)])
+            graph.place(node, (fx - node["size"][0] - graph.GAP * 2, fy + graph.TITLE_H), directions=(-1,))
 
 
 # --- after every node: link types, leftovers ------------------------------------------------------------------
@@ -547,8 +564,10 @@ def migrate_workflow(workflow: Mapping, definitions: Mapping[str, Mapping]) -> M
         raise CubiqMigrationError(f"node definitions missing for {missing}: the InstantID Precision pack is not "
                                   f"fully loaded (check ComfyUI's console for import errors)")
     created: set = set()  # ids of the nodes that replaced cubiq's (the main ones keep cubiq's ids)
+    replaced: Dict[int, List[dict]] = {}  # id() of a cubiq node -> the nodes that replace it
     for node in cubiq:
-        _convert_node(graph, node, definitions, result, created)
+        _convert_node(graph, node, definitions, result, created, replaced)
+    graph.wf["nodes"] = [m for n in graph.wf["nodes"] for m in replaced.get(id(n), [n])]
     _retype(graph, created)
     _drop_mismatched(graph, created, result)
     _report_leftovers(graph, created, result)

@@ -329,3 +329,49 @@
   Object.assign(window.__iid, { dropWorkflowFile, migrationPanel, nodeState, workflowTabs, undo });
   return true;
 })();
+
+// Helpers for the template-browser test (tests/test_browser_workflows.py): the browser opened through the
+// frontend's own command, a category picked by its label, the cards' thumbnails read back, one template opened.
+(() => {
+  const app = () => window.comfyAPI.app.app;
+
+  function templateDialog() {
+    return [...document.querySelectorAll(".p-dialog, [role=dialog]")]
+      .find((d) => d.getClientRects().length && /template/i.test(d.innerText)) ?? null;
+  }
+
+  async function openTemplates() {
+    await app().extensionManager.command.execute("Comfy.BrowseTemplates");
+    return true;
+  }
+
+  // The innermost element of the dialog whose whole text is `label` (a category entry), clicked.
+  function pickTemplateCategory(label) {
+    const dialog = templateDialog();
+    const leaf = dialog && [...dialog.querySelectorAll("*")].find((e) => e.textContent.trim() === label &&
+      ![...e.children].some((c) => c.textContent.trim() === label));
+    if (!leaf) return false;
+    leaf.scrollIntoView();
+    leaf.click();
+    return true;
+  }
+
+  // The thumbnails of the shown cards among `names` (the frontends use the template name as the picture's alt).
+  function templateCards(names) {
+    const dialog = templateDialog();
+    if (!dialog) return null;
+    return [...dialog.querySelectorAll("img")].filter((i) => names.includes(i.alt)).map((i) => ({
+      name: i.alt, loaded: i.complete && i.naturalWidth > 0, width: i.naturalWidth, height: i.naturalHeight }));
+  }
+
+  function openTemplateCard(name) {
+    const img = [...(templateDialog()?.querySelectorAll("img") ?? [])].find((i) => i.alt === name);
+    if (!img) return false;
+    img.click();
+    return true;
+  }
+
+  Object.assign(window.__iid, { templateDialog: () => !!templateDialog(), openTemplates, pickTemplateCategory,
+    templateCards, openTemplateCard });
+  return true;
+})();
