@@ -39,6 +39,16 @@ LATENT = ("LATENT", {"tooltip": "Optional: the latent being sampled, so keypoint
 KPS_IMAGE = ("IMAGE", {"tooltip": "Optional keypoint image (from 'InstantID Face Keypoints'); without it the "
                        "keypoints of the identity's own faces are drawn."})
 CONTROL_NET = ("CONTROL_NET", {"tooltip": "IdentityNet from 'Load ControlNet Model'."})
+MODEL_IN = ("MODEL", {"tooltip": "The SDXL-family model to patch (it is cloned, never modified)."})
+POSITIVE_IN = ("CONDITIONING", {"tooltip": "Positive prompt conditioning; IdentityNet is added to a copy of it."})
+NEGATIVE_IN = ("CONDITIONING", {"tooltip": "Negative prompt conditioning; IdentityNet is added to a copy of it."})
+IDENTITY_IN = (IDENTITY, {"tooltip": "From 'InstantID Image Projection': the identity tokens and their K/V."})
+FACES_IN = (FACES, {"tooltip": "Optional: faces (from 'InstantID Face Detect', e.g. of a pose photo) whose "
+                    "keypoints are drawn when no keypoint image is connected."})
+VAE_IN = ("VAE", {"tooltip": "Optional: only needed by ControlNets that work in latent space; IdentityNet does not."})
+MODEL_OUT = "The model with InstantID's identity attention added (a patched clone)."
+POSITIVE_OUT = "Positive conditioning with IdentityNet applied."
+NEGATIVE_OUT = "Negative conditioning with IdentityNet applied."
 
 
 def _keypoints(identity: Identity, image_kps, faces: Optional[FacesResult], latent) -> torch.Tensor:
@@ -72,11 +82,12 @@ class InstantIDApplyAttention(InstantIDNode):
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model": ("MODEL",), "identity": (IDENTITY,), "weight": ATTN_WEIGHT,
+        return {"required": {"model": MODEL_IN, "identity": IDENTITY_IN, "weight": ATTN_WEIGHT,
                              "start_at": START, "end_at": END},
                 "optional": {"mask": MASK}}
 
     RETURN_TYPES = ("MODEL",)
+    OUTPUT_TOOLTIPS = (MODEL_OUT,)
     FUNCTION = "apply"
 
     def apply(self, model, identity, weight, start_at, end_at, mask=None):
@@ -92,14 +103,15 @@ class InstantIDApplyIdentityNet(InstantIDNode):
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"positive": ("CONDITIONING",), "negative": ("CONDITIONING",),
-                             "control_net": CONTROL_NET, "identity": (IDENTITY,), "strength": CN_STRENGTH,
+        return {"required": {"positive": POSITIVE_IN, "negative": NEGATIVE_IN,
+                             "control_net": CONTROL_NET, "identity": IDENTITY_IN, "strength": CN_STRENGTH,
                              "start_at": START, "end_at": END},
-                "optional": {"image_kps": KPS_IMAGE, "faces": (FACES,), "latent": LATENT, "mask": MASK,
-                             "vae": ("VAE",)}}
+                "optional": {"image_kps": KPS_IMAGE, "faces": FACES_IN, "latent": LATENT, "mask": MASK,
+                             "vae": VAE_IN}}
 
     RETURN_TYPES = ("CONDITIONING", "CONDITIONING")
     RETURN_NAMES = ("positive", "negative")
+    OUTPUT_TOOLTIPS = (POSITIVE_OUT, NEGATIVE_OUT)
     FUNCTION = "apply"
 
     def apply(self, positive, negative, control_net, identity, strength, start_at, end_at, image_kps=None,
@@ -128,13 +140,14 @@ class InstantIDApply(InstantIDNode):
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model": ("MODEL",), "positive": ("CONDITIONING",), "negative": ("CONDITIONING",),
-                             "control_net": CONTROL_NET, "identity": (IDENTITY,), "ip_weight": IP_WEIGHT,
+        return {"required": {"model": MODEL_IN, "positive": POSITIVE_IN, "negative": NEGATIVE_IN,
+                             "control_net": CONTROL_NET, "identity": IDENTITY_IN, "ip_weight": IP_WEIGHT,
                              "cn_strength": CN_STRENGTH, "start_at": START, "end_at": END},
-                "optional": {"image_kps": KPS_IMAGE, "faces": (FACES,), "latent": LATENT, "mask": MASK}}
+                "optional": {"image_kps": KPS_IMAGE, "faces": FACES_IN, "latent": LATENT, "mask": MASK}}
 
     RETURN_TYPES = ("MODEL", "CONDITIONING", "CONDITIONING")
     RETURN_NAMES = ("model", "positive", "negative")
+    OUTPUT_TOOLTIPS = (MODEL_OUT, POSITIVE_OUT, NEGATIVE_OUT)
     FUNCTION = "apply"
 
     def apply(self, **kwargs):
@@ -182,15 +195,18 @@ class InstantIDApplySimple(InstantIDNode):
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"face_analysis": (FACE_ANALYSIS,), "instantid": (INSTANTID,),
+        return {"required": {"face_analysis": (FACE_ANALYSIS, {"tooltip": "From 'InstantID Face Analysis'."}),
+                             "instantid": (INSTANTID, {"tooltip": "From 'InstantID Model Loader' or the "
+                                                       "Precision/Offload node."}),
                              "control_net": CONTROL_NET,
                              "image": ("IMAGE", {"tooltip": "Reference photo(s) of one person (embeddings averaged)."}),
-                             "model": ("MODEL",), "positive": ("CONDITIONING",), "negative": ("CONDITIONING",),
+                             "model": MODEL_IN, "positive": POSITIVE_IN, "negative": NEGATIVE_IN,
                              "ip_weight": IP_WEIGHT, "cn_strength": CN_STRENGTH, "start_at": START, "end_at": END},
                 "optional": {"image_kps": KPS_IMAGE, "latent": LATENT, "mask": MASK}}
 
     RETURN_TYPES = ("MODEL", "CONDITIONING", "CONDITIONING")
     RETURN_NAMES = ("model", "positive", "negative")
+    OUTPUT_TOOLTIPS = (MODEL_OUT, POSITIVE_OUT, NEGATIVE_OUT)
     FUNCTION = "apply"
 
     def apply(self, face_analysis, instantid, control_net, image, model, positive, negative, ip_weight, cn_strength,

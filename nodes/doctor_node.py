@@ -29,6 +29,7 @@ class InstantIDModelDoctor(InstantIDNode):
 
     RETURN_TYPES = ("STRING",)
     RETURN_NAMES = ("report",)
+    OUTPUT_TOOLTIPS = ("Text: every check, each problem with its fix (also shown on the node).",)
     FUNCTION = "check"
     OUTPUT_NODE = True
 

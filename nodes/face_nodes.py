@@ -44,6 +44,8 @@ class InstantIDFaceAnalysisLoader(InstantIDNode):
 
     RETURN_TYPES = (FACE_ANALYSIS,)
     RETURN_NAMES = ("face_analysis",)
+    OUTPUT_TOOLTIPS = ("The loaded face detector and ArcFace recogniser, for 'InstantID Face Detect' or the "
+                       "all-in-one node.",)
     FUNCTION = "load"
 
     def load(self, provider, det_size):
@@ -150,6 +152,9 @@ class InstantIDFaceDetect(InstantIDNode):
 
     RETURN_TYPES = (FACES, "IMAGE")
     RETURN_NAMES = ("faces", "preview")
+    OUTPUT_TOOLTIPS = ("The kept faces of every photo (box, 5 keypoints, identity embedding), for the projection "
+                       "and keypoint nodes.",
+                       "The photos with every detected face boxed and numbered with its face_index.")
     FUNCTION = "detect"
 
     def detect(self, face_analysis, image, selection, face_index, on_no_face):
@@ -177,6 +182,8 @@ class InstantIDFaceKeypoints(InstantIDNode):
 
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("keypoints",)
+    OUTPUT_TOOLTIPS = ("The keypoint image (coloured points and limbs on black) for the image_kps input of the "
+                       "Apply nodes.",)
     FUNCTION = "draw"
 
     def draw(self, faces, width, height, image_index):

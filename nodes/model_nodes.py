@@ -28,6 +28,8 @@ class InstantIDModelLoader(InstantIDNode):
 
     RETURN_TYPES = (INSTANTID_TYPE,)
     RETURN_NAMES = ("instantid",)
+    OUTPUT_TOOLTIPS = ("The InstantID adapter (resampler + identity K/V weights), managed by ComfyUI's memory "
+                       "manager.",)
     FUNCTION = "load"
 
     def load(self, instantid_file):
@@ -65,6 +67,8 @@ class InstantIDPrecisionManager(InstantIDNode):
 
     RETURN_TYPES = (INSTANTID_TYPE, "STRING")
     RETURN_NAMES = ("instantid", "report")
+    OUTPUT_TOOLTIPS = ("The same adapter with this precision policy attached.",
+                       "Text: where each part runs and in which dtype (also shown on the node).")
     FUNCTION = "configure"
     OUTPUT_NODE = True
 

@@ -63,6 +63,9 @@ class InstantIDImageProjection(InstantIDNode):
 
     RETURN_TYPES = (IDENTITY, "STRING")
     RETURN_NAMES = ("identity", "report")
+    OUTPUT_TOOLTIPS = ("The identity: 16 tokens per face and every layer's identity K/V, for the Apply nodes.",
+                       "Text: where the projection ran, dtypes and the size of the K/V cache (also shown on the "
+                       "node).")
     FUNCTION = "project"
 
     def project(self, instantid, faces, combine, negative_noise, seed):

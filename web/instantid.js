@@ -2,8 +2,8 @@
 //
 // * InstantID Face Detect: after a run, the node shows the analysed photo (or a frame of its size) with every
 //   detected face boxed and numbered with the face_index that selects it under the current 'selection' mode,
-//   plus a compact list "0: 128×128 at (96,160)". Clicking a box sets face_index (and switches 'largest'/'all'
-//   to 'index_by_size').
+//   plus a compact list "0: 128×128 at (96,160)" in the user's ComfyUI language (instantid_i18n.js). Clicking a
+//   box sets face_index (and switches 'largest'/'all' to 'index_by_size').
 // * InstantID Precision / Offload and InstantID Image Projection: the report text (where each module lives,
 //   which dtype it computes in) in a read-only text box.
 //
@@ -17,6 +17,7 @@
 // the workflow is reloaded, re-opened or its tab is switched. A re-run replaces it.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { t } from "./instantid_i18n.js";
 
 const FACE_NODE = "InstantIDPrecision_FaceDetect";
 const REPORT_NODES = new Set(["InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection", "InstantIDPrecision_ModelDoctor"]);
@@ -51,18 +52,28 @@ function isChosen(node, index) {
   return index === Number(widgetValue(node, "face_index") ?? 0);
 }
 
+function summary(img, count, selection) {
+  const size = { width: img.width, height: img.height, count };
+  let text = count === 1 ? t("faces.summaryOne", "{width}×{height}, 1 face", size)
+    : t("faces.summary", "{width}×{height}, {count} faces", size);
+  if (count > 1) {
+    text += selection === "index_left_to_right" ? t("faces.numberedLeftToRight", ", numbered left to right")
+      : t("faces.numberedBySize", ", numbered by size");
+  }
+  return text;
+}
+
 function describe(images, selection) {
   const lines = [];
   images.forEach((img, n) => {
     const faces = orderFaces(img, selection);
-    const head = images.length > 1 ? `image ${n}: ` : "";
-    lines.push({ text: `${head}${img.width}×${img.height}, ${faces.length} face${faces.length === 1 ? "" : "s"}` +
-      (faces.length > 1 ? `, numbered ${selection === "index_left_to_right" ? "left to right" : "by size"}` : ""),
-      colour: null, index: -1 });
+    const head = images.length > 1 ? t("faces.imageHead", "image {index}: ", { index: n }) : "";
+    lines.push({ text: head + summary(img, faces.length, selection), colour: null, index: -1 });
     faces.forEach((f, i) => {
       const [x1, y1, x2, y2] = f.box.map((v) => Math.round(v));
-      lines.push({ text: `${i}: ${x2 - x1}×${y2 - y1} at (${x1},${y1})`, colour: BOX_COLOURS[i % BOX_COLOURS.length],
-        index: i });
+      lines.push({ text: t("faces.box", "{index}: {width}×{height} at ({x},{y})",
+        { index: i, width: x2 - x1, height: y2 - y1, x: x1, y: y1 }),
+      colour: BOX_COLOURS[i % BOX_COLOURS.length], index: i });
     });
   });
   return lines;

@@ -16,6 +16,7 @@
 // dialog (tab switches, undo) get no offer either.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { t } from "./instantid_i18n.js";
 
 // instantid_core/workflow_formats/cubiq_workflows.py CUBIQ_NODE_TYPES (the browser test checks that both lists agree)
 const CUBIQ_NODE_TYPES = ["InstantIDModelLoader", "InstantIDFaceAnalysis", "FaceKeypointsPreprocessor",
@@ -23,8 +24,9 @@ const CUBIQ_NODE_TYPES = ["InstantIDModelLoader", "InstantIDFaceAnalysis", "Face
 const ROUTE = "/instantid_precision/migrate";
 const COMMAND_ID = "InstantIDPrecision.ConvertCubiqNodes";
 const PANEL_ID = "instantid-migrate-panel";
-const OFFER_TEXT = "This workflow uses ComfyUI_InstantID (cubiq) nodes, and that pack is not installed:";
-const CONVERT_LABEL = "Convert to InstantID (precision-safe)";
+// the command's labels: the frontend translates them itself (locales/<lang>/commands.json, main.json menuLabels)
+const COMMAND_LABEL = "Convert cubiq InstantID nodes to InstantID (precision-safe)";
+const MENU_LABEL = "Convert cubiq InstantID nodes";
 
 const state = { lastMissing: null, converting: false, lastReport: null };
 
@@ -94,21 +96,23 @@ function showPanel(kind, children) {
   closePanel();
   const panel = el("div", { id: PANEL_ID, className: kind }, children);
   panel.setAttribute("role", "region");
-  panel.setAttribute("aria-label", "InstantID: cubiq workflow conversion");
+  panel.setAttribute("aria-label", t("migrate.panelLabel", "InstantID: cubiq workflow conversion"));
   document.body.append(panel);
   return panel;
 }
 
 function showOffer(cubiqTypes, missingNodeTypes) {
-  const convert = button(CONVERT_LABEL, "convert", true);
-  const keep = button("Keep as is", "keep");
+  const convert = button(t("migrate.convert", "Convert to InstantID (precision-safe)"), "convert", true);
+  const keep = button(t("migrate.keep", "Keep as is"), "keep");
   showPanel("offer", [
-    el("div", { className: "iid-title", textContent: "InstantID: cubiq nodes in this workflow" }),
-    el("p", { textContent: OFFER_TEXT }),
+    el("div", { className: "iid-title", textContent: t("migrate.offerTitle",
+        "InstantID: cubiq nodes in this workflow") }),
+    el("p", { textContent: t("migrate.offerText",
+      "This workflow uses ComfyUI_InstantID (cubiq) nodes, and that pack is not installed:") }),
     el("p", { className: "iid-types", textContent: cubiqTypes.join(", ") }),
-    el("p", { textContent: "Convert them in place to InstantID (precision-safe) nodes: weights, start/end and links " +
-      "are kept, and a report lists what behaves differently. " +
-      "(Or install ComfyUI_InstantID to use them as they are.)" }),
+    el("p", { textContent: t("migrate.offerExplain", "Convert them in place to InstantID (precision-safe) nodes: " +
+      "weights, start/end and links are kept, and a report lists what behaves differently. " +
+      "(Or install ComfyUI_InstantID to use them as they are.)") }),
     el("div", { className: "iid-buttons" }, [keep, convert]),
   ]);
   convert.addEventListener("click", () => convertCurrentWorkflow());
@@ -122,19 +126,24 @@ function showOffer(cubiqTypes, missingNodeTypes) {
 
 function showReport(answer) {
   const list = el("ul", { className: "iid-notes" });
-  for (const [level, heading] of [["warning", "Needs your attention"], ["info", "Behaviour differences"]]) {
+  const headings = [["warning", t("migrate.warnings", "Needs your attention")],
+    ["info", t("migrate.differences", "Behaviour differences")]];
+  for (const [level, heading] of headings) {
     const notes = answer.notes.filter((n) => n.level === level);
     if (!notes.length) continue;
     list.append(el("h4", { textContent: heading }));
     for (const n of notes) {
-      const where = n.node_id != null ? `node ${n.node_id} (${n.node_type}): ` : "";
+      const where = n.node_id != null ? t("migrate.noteNode",
+          "node {id} ({type}): ", { id: n.node_id, type: n.node_type }) : "";
       list.append(el("li", { className: level, textContent: where + n.message }));
     }
   }
-  const close = button("Close", "close", true);
+  const close = button(t("migrate.close", "Close"), "close", true);
   showPanel("done", [
-    el("div", { className: "iid-title", textContent: "Converted to InstantID (precision-safe)" }),
-    el("p", { textContent: answer.report.split("\n")[0] + " Undo (Ctrl+Z) restores the cubiq version." }),
+    el("div", { className: "iid-title", textContent: t("migrate.doneTitle",
+        "Converted to InstantID (precision-safe)") }),
+    el("p", { textContent: answer.report.split("\n")[0] + " " +
+      t("migrate.undoHint", "Undo (Ctrl+Z) restores the cubiq version.") }),
     list,
     el("div", { className: "iid-buttons" }, [close]),
   ]);
@@ -142,11 +151,11 @@ function showReport(answer) {
 }
 
 function showFailure(message) {
-  const close = button("Close", "close");
+  const close = button(t("migrate.close", "Close"), "close");
   showPanel("failed", [
-    el("div", { className: "iid-title", textContent: "The conversion did not happen" }),
+    el("div", { className: "iid-title", textContent: t("migrate.failedTitle", "The conversion did not happen") }),
     el("p", { textContent: message }),
-    el("p", { textContent: "The workflow is unchanged." }),
+    el("p", { textContent: t("migrate.unchanged", "The workflow is unchanged.") }),
     el("div", { className: "iid-buttons" }, [close]),
   ]);
   close.addEventListener("click", closePanel);
@@ -160,13 +169,18 @@ async function requestConversion(workflow) {
     response = await api.fetchApi(ROUTE, { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ workflow }) });
   } catch (err) {
-    return { error: `the ComfyUI server did not answer (${err?.message ?? err})` };
+    return { error: t("migrate.noAnswer",
+        "the ComfyUI server did not answer ({detail})", { detail: err?.message ?? err }) };
   }
   const answer = await response.json().catch(() => null);
   if (response.status === 404) {
-    return { error: "the server has no converter: restart ComfyUI after installing or updating comfyui-instantid" };
+    return { error: t("migrate.noRoute",
+        "the server has no converter: restart ComfyUI after installing or updating comfyui-instantid") };
   }
-  if (!response.ok || !answer?.workflow) return { error: answer?.error ?? `the server answered ${response.status}` };
+  if (!response.ok || !answer?.workflow) {
+    return { error: answer?.error ?? t("migrate.badStatus",
+        "the server answered {status}", { status: response.status }) };
+  }
   return answer;
 }
 
@@ -194,22 +208,25 @@ async function convertCurrentWorkflow() {
   const graphData = app.graph.serialize();
   if (!cubiqTypesIn(graphData, false).length) {
     app.extensionManager?.toast?.add({ severity: "info", summary: "InstantID",
-      detail: "This workflow has no ComfyUI_InstantID (cubiq) nodes to convert.", life: 4000 });
+      detail: t("migrate.nothingToConvert",
+          "This workflow has no ComfyUI_InstantID (cubiq) nodes to convert."), life: 4000 });
     return false;
   }
   const panel = document.getElementById(PANEL_ID);
   panel?.querySelectorAll("button").forEach((b) => { b.disabled = true; });
   const convert = panel?.querySelector("button[data-action=convert]");
-  if (convert) convert.textContent = "Converting…";
+  if (convert) convert.textContent = t("migrate.converting", "Converting…");
   const answer = await requestConversion(graphData);
   if (answer.error) {
-    showFailure(`The InstantID converter could not convert this workflow: ${answer.error}`);
+    showFailure(t("migrate.failed",
+        "The InstantID converter could not convert this workflow: {error}", { error: answer.error }));
     return false;
   }
   await loadInPlace(answer.workflow);
   state.lastReport = answer;
   showReport(answer);
-  app.extensionManager?.toast?.add({ severity: "success", summary: "Converted to InstantID (precision-safe)",
+  app.extensionManager?.toast?.add({ severity: "success", summary: t("migrate.doneTitle",
+      "Converted to InstantID (precision-safe)"),
     detail: answer.report.split("\n")[0], life: 5000 });
   return true;
 }
@@ -239,8 +256,8 @@ function wrapLoadGraphData() {
 
 app.registerExtension({
   name: "comfyui-instantid.migrate-cubiq",
-  commands: [{ id: COMMAND_ID, label: "Convert cubiq InstantID nodes to InstantID (precision-safe)",
-    menubarLabel: "Convert cubiq InstantID nodes", icon: "pi pi-sync", function: () => convertCurrentWorkflow() }],
+  commands: [{ id: COMMAND_ID, label: COMMAND_LABEL, menubarLabel: MENU_LABEL, icon: "pi pi-sync",
+    function: () => convertCurrentWorkflow() }],
   menuCommands: [{ path: ["Edit"], commands: [COMMAND_ID] }],
   init() {
     wrapLoadGraphData();
