@@ -45,7 +45,7 @@ def i18n_key(name: str) -> str:
 
 def object_info(node_id: str, node_class) -> dict:
     """The fields of ComfyUI's /object_info entry (server.py node_info) that the locale holds."""
-    from instantid_core.widget_specs import node_definition  # plain data; scripts/ puts the repo on sys.path
+    from instantid_core.workflow_formats.widget_specs import node_definition  # plain data; scripts/ puts the repo on sys.path
     info = node_definition(node_class)
     info.update(name=node_id, display_name=getattr(node_class, "DISPLAY_NAME", "") or node_id,
                 description=getattr(node_class, "DESCRIPTION", ""))
