@@ -16,7 +16,7 @@ import { api } from "../../scripts/api.js";
 const BASE = "/instantid_precision/models";
 const PANEL_ID = "instantid-models-panel";
 const DOCTOR_NODE = "InstantIDPrecision_ModelDoctor";
-const COMMAND_ID = "InstantIDPrecision.DownloadModels";
+const DOWNLOAD_COMMAND = "InstantIDPrecision.DownloadModels";
 const PACK_PREFIX = "InstantIDPrecision_";
 const LOADERS = { adapter: ["InstantIDPrecision_ModelLoader", "instantid_file"], identitynet: ["ControlNetLoader", "control_net_name"] };
 const FACE_NODES = new Set(["InstantIDPrecision_FaceAnalysisLoader"]);
@@ -195,9 +195,9 @@ async function offerForGraph() {
 
 app.registerExtension({
   name: "comfyui-instantid.model-downloads",
-  commands: [{ id: COMMAND_ID, label: "InstantID: download model files", icon: "pi pi-download",
+  commands: [{ id: DOWNLOAD_COMMAND, label: "InstantID: download model files", icon: "pi pi-download",
     function: () => openModelPanel() }],
-  menuCommands: [{ path: ["Extensions", "InstantID"], commands: [COMMAND_ID] }],
+  menuCommands: [{ path: ["Extensions", "InstantID"], commands: [DOWNLOAD_COMMAND] }],
   async nodeCreated(node) {
     if (node.comfyClass !== DOCTOR_NODE) return;
     const button = node.addWidget("button", "download models", null, () => openModelPanel(), { serialize: false });
