@@ -12,6 +12,7 @@
 // (once per set of missing files in a session, so tab switches do not reopen it after "Close").
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { t } from "./instantid_i18n.js";
 
 const BASE = "/instantid_precision/models";
 const PANEL_ID = "instantid-models-panel";
@@ -29,6 +30,17 @@ function el(tag, props = {}, children = []) {
   node.append(...children.filter((c) => c != null));
   return node;
 }
+
+// the server's per-file states (instantid_core/files/download_job.py, downloader.py), in the user's language
+const STATUS_TEXT = {
+  downloaded: () => t("models.status.downloaded", "downloaded"),
+  skipped: () => t("models.status.skipped", "already there"),
+  "from cache": () => t("models.status.fromCache", "from the Hugging Face cache"),
+  failed: () => t("models.status.failed", "failed"),
+  waiting: () => t("models.status.waiting", "waiting"),
+  downloading: () => t("models.status.downloading", "downloading"),
+  installed: () => t("models.status.installed", "installed"),
+};
 
 function mb(bytes) {
   return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
@@ -113,7 +125,7 @@ function render(status) {
   let panel = document.getElementById(PANEL_ID);
   if (!panel) {
     panel = el("div", { id: PANEL_ID, role: "region" }); // not modal: the canvas stays usable
-    panel.setAttribute("aria-label", "InstantID model files");
+    panel.setAttribute("aria-label", t("models.panelLabel", "InstantID model files"));
     document.body.append(panel);
   }
   const job = status.download;
@@ -121,8 +133,10 @@ function render(status) {
   panel.className = job?.state === "failed" || job?.state === "cancelled" ? "failed" : job?.state === "done" ? "done" : "";
   const rows = shownFiles(status).map((f) => {
     const pct = f.size ? Math.round((100 * f.bytes) / f.size) : 0;
-    const label = f.status || (f.installed ? "installed" : f.present ? "present (size differs)" :
-      f.bytes ? `${pct} % (partial)` : "missing");
+    const label = f.status ? (STATUS_TEXT[f.status]?.() ?? f.status) :
+      f.installed ? t("models.status.installed", "installed") :
+      f.present ? t("models.status.present", "present (size differs)") :
+      f.bytes ? t("models.status.partial", "{pct} % (partial)", { pct }) : t("models.status.missing", "missing");
     return el("tr", { className: f.installed ? "installed" : "", dataset: { file: f.name } }, [
       el("td", {}, [el("div", { textContent: f.name }), el("div", { className: "iid-folder", textContent: `models/${f.folder}` })]),
       el("td", {}, [el("div", { className: "iid-bar" }, [el("div", { style: `width:${pct}%` })])]),
@@ -131,28 +145,33 @@ function render(status) {
     ]);
   });
   const missing = missingGroups(status);
-  const title = running ? "Downloading InstantID's model files…" : job?.state === "done" ? "Model files downloaded" :
-    job?.state === "cancelled" ? "Download stopped" : job?.state === "failed" ? "Download failed" :
-    missing.length ? "InstantID needs these model files" : "InstantID's model files are installed";
+  const title = running ? t("models.downloading", "Downloading InstantID's model files…") :
+    job?.state === "done" ? t("models.done", "Model files downloaded") :
+    job?.state === "cancelled" ? t("models.stopped", "Download stopped") :
+    job?.state === "failed" ? t("models.failed", "Download failed") :
+    missing.length ? t("models.needed", "InstantID needs these model files") :
+    t("models.allInstalled", "InstantID's model files are installed");
   const sdxl = el("input", { type: "checkbox", checked: state.wantSdxl, disabled: running,
     onchange: () => { state.wantSdxl = sdxl.checked; render(status); } });
   const sdxlFile = status.files.find((f) => status.optional_groups.includes(f.group));
   const sdxlLabel = sdxlFile && !sdxlFile.installed ? el("label", { title: sdxlFile.licence },
-    [sdxl, ` also the SDXL 1.0 base checkpoint (${mb(sdxlFile.size)}; licence: ${sdxlFile.licence.split(" (")[0]})`]) : null;
+    [sdxl, " " + t("models.sdxl", "also the SDXL 1.0 base checkpoint ({size}; licence: {licence})",
+      { size: mb(sdxlFile.size), licence: sdxlFile.licence.split(" (")[0] })]) : null;
   const groups = [...missing, ...(state.wantSdxl && sdxlFile && !sdxlFile.installed ? [sdxlFile.group] : [])];
-  const download = el("button", { className: "iid-primary", textContent: job?.state === "cancelled" ? "Resume" : "Download",
+  const download = el("button", { className: "iid-primary", textContent: job?.state === "cancelled" ? t("models.resume", "Resume") : t("models.download", "Download"),
     disabled: running || !groups.length, onclick: () => start(groups) });
-  const cancel = el("button", { textContent: "Cancel download", disabled: !running, onclick: () => call("/cancel", {}).then(({ answer }) => render(answer)) });
-  const close = el("button", { textContent: "Close", onclick: () => {
+  const cancel = el("button", { textContent: t("models.cancel", "Cancel download"), disabled: !running, onclick: () => call("/cancel", {}).then(({ answer }) => render(answer)) });
+  const close = el("button", { textContent: t("models.close", "Close"), onclick: () => {
     if (state.offered) state.dismissed.add(state.offered.join());
     closePanel();
   } });
   const details = [];
   if (job?.message) details.push(el("pre", { className: "iid-message", textContent: job.message }));
-  if (job?.report) details.push(el("div", { textContent: "Model Doctor:" }), el("pre", { className: "iid-report", textContent: job.report }));
+  if (job?.report) details.push(el("div", { textContent: t("models.doctor", "Model Doctor:") }), el("pre", { className: "iid-report", textContent: job.report }));
   panel.replaceChildren(
     el("div", { className: "iid-title", textContent: title }),
-    el("div", { textContent: `From Hugging Face (pinned revisions) into ComfyUI's model folders. Same as: ${status.command}` }),
+    el("div", { textContent: t("models.source", "From Hugging Face (pinned revisions) into ComfyUI's model folders. " +
+      "Same as: {command}", { command: status.command }) }),
     el("table", {}, [el("tbody", {}, rows)]),
     ...details,
     el("div", { className: "iid-buttons" }, [sdxlLabel, download, cancel, close]),
@@ -169,7 +188,7 @@ async function refresh() {
 async function start(groups) {
   const { ok, answer } = await call("/download", { groups });
   if (!ok && answer.error && !answer.files) {
-    app.extensionManager?.toast?.add({ severity: "error", summary: "InstantID download", detail: answer.error, life: 8000 });
+    app.extensionManager?.toast?.add({ severity: "error", summary: t("models.toastSummary", "InstantID download"), detail: answer.error, life: 8000 });
     return;
   }
   render(answer.files ? answer : (await call("")).answer);
