@@ -115,7 +115,7 @@ class CropSettings:
         padding = require_finite(self.padding, "padding")
         if not 0.0 <= padding <= 10.0:
             raise InputValueError(f"padding {padding} is outside 0..10 (a fraction of the face box)", "padding")
-        long_side = int(self.long_side)
+        long_side = int(require_finite(self.long_side, "long_side"))
         if not MIN_LONG_SIDE <= long_side <= MAX_LONG_SIDE or long_side % LONG_SIDE_STEP:
             raise InputValueError(f"long_side {long_side} must be a multiple of {LONG_SIDE_STEP} between "
                                   f"{MIN_LONG_SIDE} and {MAX_LONG_SIDE}", "long_side")
