@@ -10,7 +10,7 @@ import torch
 
 from ..instantid_core.compute.input_checks import checked_mask
 from ..instantid_core.compute.keypoints import keypoint_image
-from ..instantid_core.errors import InputValueError
+from ..instantid_core.errors import InputValueError, InstantIDError
 from ..instantid_core.faces.face_analysis import FACE_SELECTION_MODES, ImageFaces, select_face
 from ..instantid_core.faces.face_mask import face_mask
 from ..instantid_core.faces.face_region import (MAX_FEATHER, MAX_GROW, MAX_LONG_SIDE, MIN_LONG_SIDE, PAD_MODES,
@@ -55,7 +55,7 @@ def _pick(found: ImageFaces, i: int, selection: str, face_index: int, on_no_face
                               f"'on_no_face' to 'pass through' to leave such images unchanged", "image")
     try:
         face = select_face(found, selection, face_index)
-    except InputValueError as exc:
+    except InstantIDError as exc:
         if exc.input_name == "face_index" and len(found.faces) == 1:
             raise InputValueError(f"{exc} — Face Detect kept only one face; set its 'selection' to 'all' to "
                                   f"choose among all faces here", "face_index") from exc
