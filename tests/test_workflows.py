@@ -26,7 +26,8 @@ def load(path):
 def test_there_are_workflows_for_each_use_case():
     names = {p.stem for p in WORKFLOWS}
     assert {"instantid_basic_portrait", "instantid_pose_from_photo", "instantid_two_people_masks",
-            "instantid_split_second_controlnet", "instantid_multi_reference", "instantid_cpu_low_vram"} <= names
+            "instantid_split_second_controlnet", "instantid_multi_reference", "instantid_cpu_low_vram",
+            "instantid_face_swap", "instantid_group_photo_one_face", "instantid_face_detailer"} <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -212,8 +213,13 @@ def _overrides(env, path):
     if "second_controlnet" in path.stem:
         sets = [f"Second ControlNet (depth, canny, …).control_net_name={TINY['controlnet']}"]
         shutil.copyfile(photos / "two.png", Path(__import__("folder_paths").get_input_directory()) / "depth.png")
-    return dict(faces=[str(f) for f in faces], pose=str(pose), prompt="a portrait", width=64, height=64, steps=1,
-                seed=3, sets=sets, **TINY)
+    target = None
+    if "face_swap" in path.stem or "group_photo" in path.stem:  # the photo whose face is replaced
+        target = str(photos / ("two.png" if "group" in path.stem else "other.png"))
+    if any(word in path.stem for word in ("face_swap", "group_photo", "face_detailer")):
+        sets = sets + ["Face crop.long_side=64"]  # the crop is the generation size there
+    return dict(faces=[str(f) for f in faces], pose=str(pose), target=target, prompt="a portrait", width=64,
+                height=64, steps=1, seed=3, sets=sets, **TINY)
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -222,7 +228,8 @@ def test_workflow_executes_headless(env, path, tmp_path):
     written = headless.run_workflow(path, out=tmp_path / "out.png", verbose=False, **_overrides(env, path))
     from PIL import Image
     img = np.asarray(Image.open(written[0]))
-    assert img.shape == (64, 64, 3)
+    target = _overrides(env, path)["target"]
+    assert img.shape == ((640, 640, 3) if target else (64, 64, 3))  # a face swap keeps the target's size
 
 
 def test_missing_model_stops_before_loading_with_doctor_report(env, tmp_path):
