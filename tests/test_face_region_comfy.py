@@ -333,3 +333,29 @@ def test_the_workflows_name_the_target_photo_for_the_runner():
         wf = json.loads((ROOT / "example_workflows" / f"{stem}.json").read_text())
         assert title in [n.get("title") for n in wf["nodes"] if n["type"] == "LoadImage"]
         assert "Face crop" in [n.get("title") for n in wf["nodes"]]
+
+
+def test_several_variants_of_one_crop_give_one_result_each(env):
+    """A KSampler batch of 3 from one crop: three stitched photos, each from its own variant."""
+    import nodes
+    result = cs.run_prompt(crop_prompt())
+    image, crop_img, crops = result.output("img"), result.output("crop"), result.output("crop", 3)
+    variants = torch.stack([crop_img[0], 1.0 - crop_img[0], torch.full_like(crop_img[0], 0.5)])
+    (out,) = nodes.NODE_CLASS_MAPPINGS["InstantIDPrecision_FaceStitch"]().stitch(image, variants, crops, 1.0, "off",
+                                                                                   0.5)
+    assert out.shape == (3, 640, 640, 3)
+    [sup] = support_of(env, crops, (640, 640))
+    for o in out:
+        assert torch.equal(o[torch.from_numpy(~sup)], image[0][torch.from_numpy(~sup)])
+    assert not torch.equal(out[0], out[1]) and not torch.equal(out[1], out[2])
+
+
+def test_the_runner_refuses_target_for_a_workflow_without_one(env, tmp_path):
+    from runner import headless
+    from runner.workflow_format import ui_to_api
+    defs = headless.node_definitions()
+    wf = headless.load_workflow(ROOT / "example_workflows" / "instantid_basic_portrait.json", defs, lambda _l: None)
+    api = ui_to_api(wf, {k: d["input"] for k, d in defs.items()})
+    path, _ = _photo(env, tmp_path, PHOTOS["middle"])
+    with pytest.raises(headless.RunnerError, match="no 'Target photo' input"):
+        headless.apply_overrides(api, headless.Staging(), target=str(path))
