@@ -261,6 +261,16 @@ def test_cli_runs_a_workflow_end_to_end(env, tmp_path):
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=envvars)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert out.is_file() and f"saved {out}" in done.stdout
+    # a face swap: the identity from --face, the photo whose face is replaced from --target
+    swapped = tmp_path / "swapped.png"
+    at = cmd.index("--out")
+    swap = [a.replace("instantid_basic_portrait", "instantid_face_swap") for a in cmd[:at]] + [
+        "--target", str(env.photos / "other.png"), "--set", "Face crop.long_side=64", "--out", str(swapped)]
+    swap += cmd[at + 2:]
+    done = subprocess.run(swap, cwd=ROOT, capture_output=True, text=True, timeout=300, env=envvars)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    from PIL import Image
+    assert np.asarray(Image.open(swapped)).shape == (640, 640, 3)  # the target's size
     missing = subprocess.run(cmd[:-2] + ["--adapter", "missing.bin"], cwd=ROOT, capture_output=True, text=True,
                              timeout=300, env=envvars)
     assert missing.returncode == 2
