@@ -359,3 +359,16 @@ def test_the_runner_refuses_target_for_a_workflow_without_one(env, tmp_path):
     path, _ = _photo(env, tmp_path, PHOTOS["middle"])
     with pytest.raises(headless.RunnerError, match="no 'Target photo' input"):
         headless.apply_overrides(api, headless.Staging(), target=str(path))
+
+
+def test_every_input_has_a_tooltip_and_every_output_one(env):
+    import nodes
+    for node_id in ("InstantIDPrecision_FaceCrop", "InstantIDPrecision_FaceStitch"):
+        cls = nodes.NODE_CLASS_MAPPINGS[node_id]
+        for section in cls.INPUT_TYPES().values():
+            for name, (kind, *opts) in section.items():
+                assert opts and opts[0].get("tooltip"), (node_id, name)
+        assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES)
+        page = (ROOT / "web" / "docs" / f"{node_id}.md").read_text()
+        spec = {**cls.INPUT_TYPES()["required"], **cls.INPUT_TYPES().get("optional", {})}
+        assert all(f"`{name}`" in page for name in list(spec) + list(cls.RETURN_NAMES)), node_id

@@ -27,8 +27,9 @@ def face_mask(crop: FaceCrop) -> np.ndarray:
     if ax < 1.0 or ay < 1.0:
         raise InputValueError(f"mask_grow {grow} shrinks the face mask to nothing (the face is "
                               f"{2 * (ax - grow):.0f}x{2 * (ay - grow):.0f} crop pixels)", "mask_grow")
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-    hard = ((xs - centre[0]) / ax) ** 2 + ((ys - centre[1]) / ay) ** 2 <= 1.0
+    xs = ((np.arange(w) - centre[0]) / ax) ** 2
+    ys = ((np.arange(h) - centre[1]) / ay) ** 2
+    hard = ys[:, None] + xs[None, :] <= 1.0
     hard[0, :] = hard[-1, :] = False
     hard[:, 0] = hard[:, -1] = False
     return feather_mask(hard, feather)
