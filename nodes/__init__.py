@@ -4,6 +4,7 @@ id, display name and description once (nodes/node_base.py); the registry below o
 from .apply_nodes import InstantIDApply, InstantIDApplyAttention, InstantIDApplyIdentityNet, InstantIDApplySimple
 from .doctor_node import InstantIDModelDoctor
 from .face_nodes import InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints
+from .face_region_nodes import InstantIDFaceCrop, InstantIDFaceStitch
 from .folders import register_model_folders
 from . import download_route, migration_route  # noqa: F401  (the UI's routes, when a server runs)
 from .model_nodes import InstantIDModelLoader, InstantIDPrecisionManager
@@ -13,6 +14,6 @@ register_model_folders()
 
 NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints, InstantIDModelLoader,
          InstantIDPrecisionManager, InstantIDImageProjection, InstantIDApplyAttention, InstantIDApplyIdentityNet,
-         InstantIDApply, InstantIDApplySimple, InstantIDModelDoctor)
+         InstantIDApply, InstantIDApplySimple, InstantIDModelDoctor, InstantIDFaceCrop, InstantIDFaceStitch)
 NODE_CLASS_MAPPINGS = {cls.NODE_ID: cls for cls in NODES}
 NODE_DISPLAY_NAME_MAPPINGS = {cls.NODE_ID: cls.DISPLAY_NAME for cls in NODES}

@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("workflow", help="workflow JSON, e.g. example_workflows/instantid_basic_portrait.json")
     run.add_argument("--face", action="append", default=[], help="face photo (repeat for several face inputs)")
     run.add_argument("--pose", help="photo whose face pose (keypoints) to copy")
+    run.add_argument("--target", help="photo whose face is replaced (face swap, group photo workflows)")
     run.add_argument("--prompt", help="positive prompt")
     run.add_argument("--negative", help="negative prompt")
     run.add_argument("--out", default="instantid.png", help="output image path (default: instantid.png); the "
@@ -110,7 +111,7 @@ def _run(opts) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # a terminated run cleans up like Ctrl-C (staged photos)
     try:
         written = headless.run_workflow(path, out=Path(opts.out), faces=opts.face, pose=opts.pose,
-                                        prompt=opts.prompt, negative=opts.negative, checkpoint=opts.checkpoint,
+                                        target=opts.target, prompt=opts.prompt, negative=opts.negative, checkpoint=opts.checkpoint,
                                         controlnet=opts.controlnet, adapter=opts.adapter, width=opts.width,
                                         height=opts.height, steps=opts.steps, seed=opts.seed, sets=opts.set)
     except headless.RunnerError as exc:

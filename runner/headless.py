@@ -1,7 +1,8 @@
 """Run a UI-format workflow (shipped, saved from ComfyUI, or one of cubiq's InstantID workflows) through ComfyUI's
 own executor, in-process, without the web UI.
 
-Inputs are set by the node titles the shipped workflows use ("Face photo", "Pose photo", "Positive prompt",
+Inputs are set by the node titles the shipped workflows use ("Face photo", "Pose photo", "Target photo" (the photo
+whose face is replaced or detailed), "Positive prompt",
 "Negative prompt", "IdentityNet"), by node class for the loaders, and by --set for anything else. Models the
 workflow names but the user does not have are replaced by the one installed file of that kind, when there is
 exactly one (runner/model_choice.py); otherwise the run stops before anything loads, with the doctor's report.
@@ -118,6 +119,7 @@ def _decoded_png(src: Path) -> bytes:
 
 
 def apply_overrides(api: dict, staging: Staging, faces: Sequence[str] = (), pose: Optional[str] = None,
+                    target: Optional[str] = None,
                     prompt: Optional[str] = None, negative: Optional[str] = None, checkpoint: Optional[str] = None,
                     controlnet: Optional[str] = None, adapter: Optional[str] = None, width: Optional[int] = None,
                     height: Optional[int] = None, steps: Optional[int] = None, seed: Optional[int] = None,
@@ -137,6 +139,12 @@ def apply_overrides(api: dict, staging: Staging, faces: Sequence[str] = (), pose
             api[nid]["inputs"]["image"] = staged[i if len(staged) > 1 else 0]
     if pose:
         put(_titled(api, "LoadImage", "pose"), "image", staging.add(pose))
+    if target:
+        targets = _titled(api, "LoadImage", "target")
+        if not targets:
+            raise RunnerError("--target: this workflow has no 'Target photo' input (it is for the face swap and "
+                              "group photo workflows)")
+        put(targets, "image", staging.add(target))
     if prompt is not None:
         put(_titled(api, "CLIPTextEncode", "positive"), "text", prompt)
     if negative is not None:

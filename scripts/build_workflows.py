@@ -386,10 +386,145 @@ def cpu_low_vram(g):
            "part runs.\n\n" + models_note())
 
 
+# ------------------------------------------------------------------------------------------- face regions
+
+SWAP_PROMPT = "photo of a person, detailed face, natural skin, sharp focus"
+FULL_BODY = "full body photo of a person standing in a park, natural light, detailed, 35mm"
+
+
+def face_crop(g, fa, img, col, selection="largest", face_index=0, detect_selection="largest", on_no_face="error"):
+    """Face Detect on ``img`` and Face Crop of the chosen face (titled 'Face crop', for --set)."""
+    det = g.add("InstantIDPrecision_FaceDetect", col=col, level=img["pos"][1], selection=detect_selection,
+                on_no_face="error" if on_no_face == "error" else "skip image")
+    g.link(fa, 0, det, "face_analysis")
+    g.link(img, 0, det, "image")
+    crop = g.add("InstantIDPrecision_FaceCrop", "Face crop", col=col + 1, level=det["pos"][1], selection=selection,
+                 face_index=face_index, on_no_face=on_no_face)
+    g.link(img, 0, crop, "image")
+    g.link(det, 0, crop, "faces")
+    return crop
+
+
+def regenerate_crop(g, ckpt, model, pos, neg, cn, proj, crop, col, denoise, cn_strength=0.8):
+    """InstantID on the crop (keypoints from the crop: the crop's own pose), inpainted through the crop's mask
+    with ComfyUI's InpaintModelConditioning, sampled at ``denoise``; returns the decoded crop."""
+    a = g.add("InstantIDPrecision_Apply", col=col, cn_strength=cn_strength)
+    g.link(model[0], model[1], a, "model")
+    g.link(pos[0], pos[1], a, "positive")
+    g.link(neg[0], neg[1], a, "negative")
+    g.link(cn, 0, a, "control_net")
+    g.link(proj, 0, a, "identity")
+    g.link(crop, 2, a, "image_kps")
+    inpaint = g.add("InpaintModelConditioning", col=col + 1, level=a["pos"][1], noise_mask=True)
+    g.link(a, 1, inpaint, "positive")
+    g.link(a, 2, inpaint, "negative")
+    g.link(ckpt, 2, inpaint, "vae")
+    g.link(crop, 0, inpaint, "pixels")
+    g.link(crop, 1, inpaint, "mask")
+    ks = g.add("KSampler", col=col + 2, level=a["pos"][1], seed=42, steps=30, cfg=4.5, sampler_name="dpmpp_2m",
+               scheduler="karras", denoise=denoise)
+    g.link(a, 0, ks, "model")
+    g.link(inpaint, 0, ks, "positive")
+    g.link(inpaint, 1, ks, "negative")
+    g.link(inpaint, 2, ks, "latent_image")
+    dec = g.add("VAEDecode", col=col + 3, level=ks["pos"][1])
+    g.link(ks, 0, dec, "samples")
+    g.link(ckpt, 2, dec, "vae")
+    return dec
+
+
+def stitch_and_save(g, img, dec, crop, col, prefix, **widgets):
+    st = g.add("InstantIDPrecision_FaceStitch", col=col, level=dec["pos"][1], **widgets)
+    g.link(img, 0, st, "image")
+    g.link(dec, 0, st, "generated")
+    g.link(crop, 3, st, "crop_info")
+    save = g.add("SaveImage", col=col + 1, level=st["pos"][1], filename_prefix=prefix)
+    g.link(st, 0, save, "images")
+
+
+def swap_base(g, title, image, **crop_kw):
+    """Shared by face swap and the group photo: identity from 'Face photo', face region from the target."""
+    ckpt = g.add("CheckpointLoaderSimple", col=0, ckpt_name=SDXL_MODEL["name"], models=[SDXL_MODEL])
+    cn = g.add("ControlNetLoader", "IdentityNet", col=0, control_net_name=IDENTITYNET_MODEL["name"],
+               models=[IDENTITYNET_MODEL])
+    iid = g.add("InstantIDPrecision_ModelLoader", col=0, instantid_file=ADAPTER_MODEL["name"], models=[ADAPTER_MODEL])
+    fa = g.add("InstantIDPrecision_FaceAnalysisLoader", col=0, provider="auto")
+    _, det = face(g, fa)
+    proj = project(g, iid, det)
+    target = g.add("LoadImage", title, col=0, image=image)
+    crop = face_crop(g, fa, target, col=1, **crop_kw)
+    pos = g.add("CLIPTextEncode", "Positive prompt", col=1, text=SWAP_PROMPT)
+    neg = g.add("CLIPTextEncode", "Negative prompt", col=1, text=NEGATIVE)
+    g.link(ckpt, 1, pos, "clip")
+    g.link(ckpt, 1, neg, "clip")
+    dec = regenerate_crop(g, ckpt, (ckpt, 0), (pos, 0), (neg, 0), cn, proj, crop, col=3, denoise=0.9)
+    stitch_and_save(g, target, dec, crop, col=7, prefix="InstantID_swap")
+
+
+SWAP_KNOBS = (
+    "Knobs that matter: KSampler denoise (0.9 here: high enough to replace the face, lower keeps more of the "
+    "target's look); Face crop padding (context around the face; 0.5 = a region twice the face), long_side (1024 "
+    "for SDXL), mask_grow / feather (how far the new face reaches and how soft its edge is; nothing outside the "
+    "mask changes); Apply InstantID ip_weight / cn_strength. The keypoints come from the target's crop, so the "
+    "head keeps the target's pose. Face Stitch's color_match (lab_mean_std) takes the photo's light onto the new "
+    "face; off keeps the identity's own skin tone.\n\n")
+
+
+def face_swap(g):
+    swap_base(g, "Target photo", "target.png")
+    g.note("Face swap: the face of 'Face photo' into 'Target photo'. Face Crop cuts the target's face out "
+           "(upright, scaled to 1024, with context), InstantID regenerates it inside the face mask "
+           "(InpaintModelConditioning; works with any SDXL checkpoint, inpainting ones too), Face Stitch turns and "
+           "scales it back into the photo.\n"
+           "Headless: python custom_nodes/<this pack's folder> run example_workflows/instantid_face_swap.json "
+           "--face me.jpg --target photo.jpg --out swapped.png\n\n" + SWAP_KNOBS + models_note())
+
+
+def group_photo(g):
+    swap_base(g, "Target photo (group)", "group.png", selection="index_left_to_right", face_index=1,
+              detect_selection="all")
+    g.note("Group photo, one face replaced: the person at 'face_index' counted LEFT TO RIGHT in 'Target photo "
+           "(group)' (0 = leftmost; the Face Detect preview numbers the faces) gets the face of 'Face photo'; every "
+           "other pixel outside that face's mask stays as it was. Face Detect keeps all faces (selection 'all'), "
+           "Face crop chooses one.\n"
+           "Headless: python custom_nodes/<this pack's folder> run example_workflows/instantid_group_photo_one_face.json "
+           "--face me.jpg --target group.jpg --set \"Face crop.face_index=2\" --out group_swapped.png\n\n"
+           + SWAP_KNOBS + models_note())
+
+
+def face_detailer(g):
+    ckpt, pos, neg, fa, iid, cn, lat = base(g)
+    pos["widgets_values"][0] = FULL_BODY
+    lat["widgets_values"][:2] = [832, 1216]
+    _, det = face(g, fa)
+    proj = project(g, iid, det)
+    a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
+    ks = g.add("KSampler", col=4, seed=42, steps=30, cfg=4.5, sampler_name="dpmpp_2m", scheduler="karras")
+    g.link(a, 0, ks, "model")
+    g.link(a, 1, ks, "positive")
+    g.link(a, 2, ks, "negative")
+    g.link(lat, 0, ks, "latent_image")
+    first = g.add("VAEDecode", "Full-body image", col=5)
+    g.link(ks, 0, first, "samples")
+    g.link(ckpt, 2, first, "vae")
+    crop = face_crop(g, fa, first, col=6, on_no_face="pass through")
+    dec = regenerate_crop(g, ckpt, (ckpt, 0), (pos, 0), (neg, 0), cn, proj, crop, col=8, denoise=0.45)
+    stitch_and_save(g, first, dec, crop, col=12, prefix="InstantID_detailed", color_match="lab_mean_std")
+    g.note("Face detailer: a full-body SDXL image with InstantID, whose small face is then redone at full size. "
+           "Face crop cuts the generated face out and scales it up to 1024 (the report says by how much), "
+           "InstantID regenerates it at a moderate denoise (0.45: keeps the face's layout, adds detail and "
+           "likeness), Face Stitch puts it back with a colour match to the first image. An image without a "
+           "detectable face passes through unchanged (Face Detect 'skip image', Face crop 'pass through').\n"
+           "Knobs: the second KSampler's denoise (0.3-0.55), Face crop padding and long_side, mask_grow / "
+           "feather.\n\n" + models_note())
+
+
 WORKFLOWS = {"instantid_basic_portrait": basic_portrait, "instantid_pose_from_photo": pose_from_photo,
              "instantid_two_people_masks": two_people,
              "instantid_split_second_controlnet": split_with_second_controlnet,
-             "instantid_multi_reference": multi_reference, "instantid_cpu_low_vram": cpu_low_vram}
+             "instantid_multi_reference": multi_reference, "instantid_cpu_low_vram": cpu_low_vram,
+             "instantid_face_swap": face_swap, "instantid_group_photo_one_face": group_photo,
+             "instantid_face_detailer": face_detailer}
 
 
 def main():

@@ -34,7 +34,7 @@ WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 pytestmark = needs_browser
 
 # the input images the workflows name; the test server has only the face photo, copied under these names
-INPUT_IMAGES = ("face_b.png", "face_2.png", "pose.png", "pose_two.png", "depth.png")
+INPUT_IMAGES = ("face_b.png", "face_2.png", "pose.png", "pose_two.png", "depth.png", "target.png", "group.png")
 FACE_NODE = "InstantIDPrecision_FaceDetect"
 REPORT_NODES = ("InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection")
 # widget edits that make a workflow run on the tiny models in seconds
@@ -42,6 +42,7 @@ TINY_RUN = {"CheckpointLoaderSimple": {"ckpt_name": CHECKPOINT}, "ControlNetLoad
             "InstantIDPrecision_ModelLoader": {"instantid_file": ADAPTER},
             "EmptyLatentImage": {"width": 64, "height": 64},
             "InstantIDPrecision_FaceKeypoints": {"width": 64, "height": 64},
+            "InstantIDPrecision_FaceCrop": {"long_side": 64},
             "KSampler": {"steps": 1}}
 # nodes whose text box the workflow sizes on purpose (larger than the frontend's minimum)
 TEXT_NODES = ("CLIPTextEncode", "Note")

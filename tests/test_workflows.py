@@ -26,7 +26,8 @@ def load(path):
 def test_there_are_workflows_for_each_use_case():
     names = {p.stem for p in WORKFLOWS}
     assert {"instantid_basic_portrait", "instantid_pose_from_photo", "instantid_two_people_masks",
-            "instantid_split_second_controlnet", "instantid_multi_reference", "instantid_cpu_low_vram"} <= names
+            "instantid_split_second_controlnet", "instantid_multi_reference", "instantid_cpu_low_vram",
+            "instantid_face_swap", "instantid_group_photo_one_face", "instantid_face_detailer"} <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -237,8 +238,13 @@ def _overrides(env, path):
     if "second_controlnet" in path.stem:
         sets = [f"Second ControlNet (depth, canny, …).control_net_name={TINY['controlnet']}"]
         shutil.copyfile(photos / "two.png", Path(__import__("folder_paths").get_input_directory()) / "depth.png")
-    return dict(faces=[str(f) for f in faces], pose=str(pose), prompt="a portrait", width=64, height=64, steps=1,
-                seed=3, sets=sets, **TINY)
+    target = None
+    if "face_swap" in path.stem or "group_photo" in path.stem:  # the photo whose face is replaced
+        target = str(photos / ("two.png" if "group" in path.stem else "other.png"))
+    if any(word in path.stem for word in ("face_swap", "group_photo", "face_detailer")):
+        sets = sets + ["Face crop.long_side=64"]  # the crop is the generation size there
+    return dict(faces=[str(f) for f in faces], pose=str(pose), target=target, prompt="a portrait", width=64,
+                height=64, steps=1, seed=3, sets=sets, **TINY)
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -247,7 +253,8 @@ def test_workflow_executes_headless(env, path, tmp_path):
     written = headless.run_workflow(path, out=tmp_path / "out.png", verbose=False, **_overrides(env, path))
     from PIL import Image
     img = np.asarray(Image.open(written[0]))
-    assert img.shape == (64, 64, 3)
+    target = _overrides(env, path)["target"]
+    assert img.shape == ((640, 640, 3) if target else (64, 64, 3))  # a face swap keeps the target's size
 
 
 def test_missing_model_stops_before_loading_with_doctor_report(env, tmp_path):
@@ -282,6 +289,16 @@ def test_cli_runs_a_workflow_end_to_end(env, tmp_path):
     leftovers = [p for d in ("output", "input") for p in (base / d).rglob("*") if p.is_file()]
     assert leftovers == []  # the image was moved to --out, the staged photo removed
     assert "FutureWarning" not in done.stderr
+    # a face swap: the identity from --face, the photo whose face is replaced from --target
+    swapped = tmp_path / "swapped.png"
+    at = cmd.index("--out")
+    swap = [a.replace("instantid_basic_portrait", "instantid_face_swap") for a in cmd[:at]] + [
+        "--target", str(env.photos / "other.png"), "--set", "Face crop.long_side=64", "--out", str(swapped)]
+    swap += cmd[at + 2:]
+    done = subprocess.run(swap, cwd=ROOT, capture_output=True, text=True, timeout=300, env=envvars)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    from PIL import Image
+    assert np.asarray(Image.open(swapped)).shape == (640, 640, 3)  # the target's size
     missing = subprocess.run(cmd[:-2] + ["--adapter", "missing.bin"], cwd=ROOT, capture_output=True, text=True,
                              timeout=300, env=envvars)
     assert missing.returncode == 2

@@ -17,4 +17,6 @@ FRONTEND_SIZES = {
     "SolidMask": [320, 106], "MaskComposite": [320, 126], "InvertMask": [200, 26],
     "KSampler": [320, 262], "VAEDecode": [200, 46], "SaveImage": [400, 58],
     "ConditioningSetMask": [320, 102],
+    "InstantIDPrecision_FaceCrop": [320, 330], "InstantIDPrecision_FaceStitch": [320, 166],
+    "InpaintModelConditioning": [300, 138],
 }
