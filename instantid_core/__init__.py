@@ -10,6 +10,7 @@ workflow_formats/ workflow JSON):
   the UNet's attn2 layers → the adapter's keys 1, 3, …, 139       compute.layer_map
   identity attention added to each attn2 output                   compute.identity_attention
   keypoint image for IdentityNet                                  compute.keypoints
+  hand-posed keypoints (presets, editor JSON, rotate/scale/move)  faces.hand_posed
   where and in which dtype each of the above computes             compute.precision
   node input values that cannot work                              compute.input_checks, errors
   is everything installed? which file is which?                   files.doctor, files.model_kinds, files.model_catalog
