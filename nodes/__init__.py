@@ -5,13 +5,15 @@ from .apply_nodes import InstantIDApply, InstantIDApplyAttention, InstantIDApply
 from .doctor_node import InstantIDModelDoctor
 from .face_nodes import InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints
 from .folders import register_model_folders
-from . import migration_route  # noqa: F401  (POST /instantid_precision/migrate, when a server runs)
+from . import keypoint_presets_route, migration_route  # noqa: F401  (their routes, when a server runs)
+from .manual_keypoints_node import InstantIDManualKeypoints
 from .model_nodes import InstantIDModelLoader, InstantIDPrecisionManager
 from .projection_node import InstantIDImageProjection
 
 register_model_folders()
 
-NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints, InstantIDModelLoader,
+NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints, InstantIDManualKeypoints,
+         InstantIDModelLoader,
          InstantIDPrecisionManager, InstantIDImageProjection, InstantIDApplyAttention, InstantIDApplyIdentityNet,
          InstantIDApply, InstantIDApplySimple, InstantIDModelDoctor)
 NODE_CLASS_MAPPINGS = {cls.NODE_ID: cls for cls in NODES}
