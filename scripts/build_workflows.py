@@ -62,6 +62,7 @@ SIZES = {
     "CLIPTextEncode": [400, 180], "EmptyLatentImage": [320, 106], "ImageBatch": [200, 46],
     "InstantIDPrecision_FaceDetect": [320, 126], "InstantIDPrecision_PrecisionOffload": [320, 102],
     "InstantIDPrecision_ImageProjection": [320, 150], "InstantIDPrecision_FaceKeypoints": [320, 106],
+    "InstantIDPrecision_ManualKeypoints": [340, 440],
     "InstantIDPrecision_Apply": [300, 290], "InstantIDPrecision_ApplyAttention": [300, 146],
     "InstantIDPrecision_ApplyIdentityNet": [300, 266], "ControlNetApplyAdvanced": [300, 186],
     "SolidMask": [320, 106], "MaskComposite": [320, 126], "InvertMask": [200, 26],
@@ -290,6 +291,22 @@ def pose_from_photo(g):
     g.note("Identity from 'Face photo', head pose and position from 'Pose photo'.\n\n" + models_note())
 
 
+def pose_by_hand(g):
+    ckpt, pos, neg, fa, iid, cn, lat = base(g)
+    _, det = face(g, fa)
+    proj = project(g, iid, det)
+    kps = g.add("InstantIDPrecision_ManualKeypoints", "Pose by hand", col=2, preset="three-quarter left",
+                width=1016, height=1016)
+    a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
+    g.link(kps, 0, a, "image_kps")
+    finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
+    g.note("Identity from 'Face photo', head pose set by hand in 'Pose by hand' (no pose photo): pick a preset, or "
+           "drag the five points on the node (left eye, right eye, nose, mouth corners); drag an empty spot to "
+           "move the face, Shift-drag to turn it, mouse wheel or Alt-drag to size it. Keep its width/height equal "
+           "to the Empty Latent Image's. A pose far from the photo's needs more IdentityNet strength (cn_strength) "
+           "to be followed.\n\n" + models_note())
+
+
 def two_people(g):
     ckpt, pos, neg, fa, iid, cn, lat = base(g)
     _, det_a = face(g, fa, "Face photo A")
@@ -385,6 +402,7 @@ def cpu_low_vram(g):
 
 
 WORKFLOWS = {"instantid_basic_portrait": basic_portrait, "instantid_pose_from_photo": pose_from_photo,
+             "instantid_pose_by_hand": pose_by_hand,
              "instantid_two_people_masks": two_people,
              "instantid_split_second_controlnet": split_with_second_controlnet,
              "instantid_multi_reference": multi_reference, "instantid_cpu_low_vram": cpu_low_vram}

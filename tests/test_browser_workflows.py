@@ -39,6 +39,7 @@ TINY_RUN = {"CheckpointLoaderSimple": {"ckpt_name": CHECKPOINT}, "ControlNetLoad
             "InstantIDPrecision_ModelLoader": {"instantid_file": ADAPTER},
             "EmptyLatentImage": {"width": 64, "height": 64},
             "InstantIDPrecision_FaceKeypoints": {"width": 64, "height": 64},
+            "InstantIDPrecision_ManualKeypoints": {"width": 64, "height": 64},
             "KSampler": {"steps": 1}}
 # nodes whose text box the workflow sizes on purpose (larger than the frontend's minimum)
 TEXT_NODES = ("CLIPTextEncode", "Note")

@@ -168,6 +168,11 @@ function makeEditor(node) {
   const root = document.createElement("div");
   root.className = "instantid-keypoint-editor";
   root.dataset.nodeId = String(node.id);
+  // Vue nodes (frontend 1.3x+) hand the wheel to the graph unless a focused element inside a
+  // [data-capture-wheel] element has it: the editor takes focus under the pointer so the wheel scales the face
+  root.dataset.captureWheel = "true";
+  root.tabIndex = -1;
+  root.style.outline = "none";
   Object.assign(root.style, { display: "flex", flexDirection: "column", gap: "4px", width: "100%",
     height: "100%", boxSizing: "border-box", padding: "2px 4px" });
   const canvas = document.createElement("canvas");
@@ -338,6 +343,13 @@ function makeEditor(node) {
   canvas.addEventListener("pointerup", end);
   canvas.addEventListener("pointercancel", end);
 
+  canvas.addEventListener("pointerenter", () => {
+    const active = document.activeElement;
+    if (!active || active === document.body || !active.matches?.("input, textarea, [contenteditable]")) {
+      root.focus({ preventScroll: true });
+    }
+  });
+
   canvas.addEventListener("wheel", (e) => {
     if (e.ctrlKey) return; // pinch / Ctrl+wheel still zooms the graph
     e.preventDefault();
@@ -402,15 +414,9 @@ function setUp(node) {
   }
   const [nw, nh] = node.size;
   node.setSize([Math.max(nw, 320), Math.max(nh, node.computeSize()[1])]);
-  presetsReady.then(() => {
-    // a new node: its points start as the preset's, so 'custom' starts from what is shown
-    if (value(node, "preset", "frontal") !== CUSTOM && !value(node, "points", "")) {
-      const [pw, ph] = size(node);
-      const pts = presetPoints(value(node, "preset", "frontal"), pw, ph);
-      if (pts) widget(node, "points").value = pointsJson(pts);
-    }
-    editor.redraw();
-  });
+  // nothing is written here: a loaded workflow keeps its values as saved (switching to 'custom' or dragging a
+  // point fills 'points' from what is shown)
+  presetsReady.then(() => editor.redraw());
 }
 
 app.registerExtension({
