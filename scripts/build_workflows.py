@@ -62,7 +62,7 @@ SIZES = {
     "CLIPTextEncode": [400, 180], "EmptyLatentImage": [320, 106], "ImageBatch": [200, 46],
     "InstantIDPrecision_FaceDetect": [320, 126], "InstantIDPrecision_PrecisionOffload": [320, 102],
     "InstantIDPrecision_ImageProjection": [320, 150], "InstantIDPrecision_FaceKeypoints": [320, 106],
-    "InstantIDPrecision_ManualKeypoints": [340, 440],
+    "InstantIDPrecision_ManualKeypoints": [340, 450],
     "InstantIDPrecision_Apply": [300, 290], "InstantIDPrecision_ApplyAttention": [300, 146],
     "InstantIDPrecision_ApplyIdentityNet": [300, 266], "ControlNetApplyAdvanced": [300, 186],
     "SolidMask": [320, 106], "MaskComposite": [320, 126], "InvertMask": [200, 26],
