@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from browser_support import COMFY, ComfyServer, colour_count, crop, load_png, needs_browser, open_app
+from browser_support import (COMFY, FACE_FILE, ComfyServer, colour_count, crop, load_png, needs_browser,
+                             open_app)
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 from instantid_core.compute.keypoints import COLORS, keypoint_image
 from instantid_core.faces.hand_posed import parse_points, preset_points, transform_points
@@ -26,6 +27,14 @@ NODE = "InstantIDPrecision_ManualKeypoints"
 W, H = 320, 240
 GRAPH = {"kps": {"type": NODE, "pos": [100, 100], "widgets": {"width": W, "height": H}},
          "show": {"type": "PreviewImage", "pos": [560, 100], "inputs": {"images": ["kps", 0]}}}
+# the same, with a detected face on the optional 'faces' input
+WITH_FACES = {**GRAPH,
+              "img": {"type": "LoadImage", "pos": [-800, 100], "widgets": {"image": FACE_FILE}},
+              "fa": {"type": "InstantIDPrecision_FaceAnalysisLoader", "pos": [-800, 500],
+                     "widgets": {"provider": "CPU", "det_size": "640"}},
+              "det": {"type": "InstantIDPrecision_FaceDetect", "pos": [-400, 100],
+                      "inputs": {"face_analysis": ["fa", 0], "image": ["img", 0]}},
+              "kps": {**GRAPH["kps"], "inputs": {"faces": ["det", 0]}}}
 SHIFT, ALT = 8, 1  # CDP modifier bits
 
 
@@ -33,7 +42,6 @@ SHIFT, ALT = 8, 1  # CDP modifier bits
 def ui(tmp_path_factory, chromium):  # noqa: F811
     tmp = tmp_path_factory.mktemp("keypoint_editor")
     server = ComfyServer(COMFY, tmp)
-    server.tiny_models = False  # the node needs no model
     server.start()
     page = open_app(chromium, server, also_ready="window.InstantIDKeypointEditor")
     s = Session(server, page, tmp / "screens")
@@ -85,6 +93,12 @@ def drag(ui, start, end, modifiers=0, steps=6):
     ui.page.pump(0.2)
 
 
+def click(ui, x, y):
+    for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+        ui.page.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+    ui.page.pump(0.2)
+
+
 def run_and_read(ui) -> np.ndarray:
     """Queue the graph from the page; the PreviewImage's picture, fetched through /history and /view."""
     assert ui.call("queue") is True
@@ -97,6 +111,7 @@ def run_and_read(ui) -> np.ndarray:
         {"filename": image["filename"], "subfolder": image["subfolder"], "type": image["type"]}))
     assert status == 200
     from PIL import Image
+    ui.last_entry = entry
     return np.asarray(Image.open(io.BytesIO(body)).convert("RGB")), entry["prompt"][2][str(ui.ids["kps"])]["inputs"]
 
 
@@ -224,3 +239,37 @@ def test_choosing_a_preset_replaces_the_points(ui):
     assert np.abs(image.astype(int) - want).max() <= 1
     ui.call("focus", [kps, ui.ids["show"]], 1.0)
     shot(ui, "kp_05_preset_three_quarter_left.png")
+
+
+def test_use_faces_starts_from_the_detected_face_and_keeps_it_for_editing(ui):
+    since = ui.mark()
+    ui.ids = ui.call("build", WITH_FACES)
+    kps = ui.ids["kps"]
+    ui.page.wait_for(f"!!window.InstantIDKeypointEditor.screenPoints({kps})", timeout=20, what="the editor")
+    ui.call("focus", [kps], 1.0)
+    button = ui.page.js(f"(() => {{ const b = document.querySelector('.instantid-keypoint-editor[data-node-id=\"{kps}\"] "
+                        f"button[data-action=faces]').getBoundingClientRect(); return [b.left + b.width / 2, "
+                        f"b.top + b.height / 2]; }})()")
+    click(ui, *button)
+    values = widgets(ui)
+    assert values["preset"] == "custom" and values["points"] == ""
+    assert ui.page.js(f"window.InstantIDKeypointEditor.screenPoints({kps})") is None  # nothing to show yet
+    image, inputs = run_and_read(ui)
+    assert inputs["points"] == ""  # this run took the face from the faces input...
+    [run] = ui.last_entry["outputs"][str(kps)]["instantid_keypoints"]
+    assert run["source"] == "faces"
+    ui.page.wait_for(f"__iid.nodeInfo({kps}).widgets.find((w) => w.name === 'points').value !== ''", timeout=10,
+                     what="the detected points to reach the 'points' widget")
+    values = widgets(ui)
+    assert values["points"] == run["points"] and values["preset"] == "custom"  # ...and now they are the node's own
+    detected = parse_points(run["points"]) * [W, H]
+    want, _ = expected_image({**inputs, "points": run["points"]})  # drawn at the detected points
+    assert np.abs(image.astype(int) - want).max() <= 1 and (want.max(axis=-1) > 0).sum() > 500
+    shot(ui, "kp_06_started_from_faces.png")
+    # editing starts from the detected points
+    before = screen_points(ui)
+    drag(ui, before[2], before[2] + [0, 25])
+    after = np.array(json.loads(widgets(ui)["points"])) * [W, H]
+    assert np.allclose(after[[0, 1, 3, 4]], detected[[0, 1, 3, 4]], atol=0.05)
+    assert after[2, 1] > detected[2, 1] + 5
+    assert not ui.problems(since), ui.problems(since)

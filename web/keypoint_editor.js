@@ -167,7 +167,6 @@ function onPresetChosen(node) {
 function makeEditor(node) {
   const root = document.createElement("div");
   root.className = "instantid-keypoint-editor";
-  root.dataset.nodeId = String(node.id);
   // Vue nodes (frontend 1.3x+) hand the wheel to the graph unless a focused element inside a
   // [data-capture-wheel] element has it: the editor takes focus under the pointer so the wheel scales the face
   root.dataset.captureWheel = "true";
@@ -217,6 +216,7 @@ function makeEditor(node) {
   };
 
   editor.redraw = () => {
+    root.dataset.nodeId = String(node.id); // known once the node is in a graph (not yet in onNodeCreated)
     const ratio = window.devicePixelRatio || 1;
     const cw = canvas.clientWidth;
     const ch = canvas.clientHeight;
