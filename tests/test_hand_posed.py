@@ -134,7 +134,7 @@ def test_json_round_trip_and_accepted_forms():
     ("[[0.4, 0.4], [0.6, 0.4]", "not valid JSON"),
     ("[[0.4, 0.4], [0.6, 0.4], [0.5, 0.5], [0.45, 0.6]]", "found 4 entries"),
     ("[[0.4, 0.4], [0.6, 0.4], [0.5, 0.5], [0.45, 0.6], [0.55, 0.6], [0.5, 0.1]]", "found 6 entries"),
-    ('{"left_eye": [0.4, 0.4]}', "found a NoneType"),
+    ('{"left_eye": [0.4, 0.4]}', "found an object without a 'points' list"),
     ("0.5", "found a float"),
     ("[[0.4, 0.4], [0.6, 0.4], [0.5], [0.45, 0.6], [0.55, 0.6]]", "point 2 (nose)"),
     ('[[0.4, 0.4], [0.6, 0.4], [0.5, "x"], [0.45, 0.6], [0.55, 0.6]]', "point 2 (nose)"),

@@ -111,7 +111,9 @@ def parse_points(text: str, input_name: str = "points") -> Optional[np.ndarray]:
     except ValueError as exc:
         raise InputValueError(f"the points are not valid JSON ({exc}); {fix}", input_name) from None
     if isinstance(data, dict):
-        data = data.get("points")
+        if "points" not in data:
+            raise InputValueError(f"found an object without a 'points' list; {fix}", input_name)
+        data = data["points"]
     if not isinstance(data, list) or len(data) != 5:
         count = f"{len(data)} entries" if isinstance(data, list) else f"a {type(data).__name__}"
         raise InputValueError(f"found {count}; {fix}", input_name)
