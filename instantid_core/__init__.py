@@ -12,6 +12,7 @@ workflow_formats/ workflow JSON):
   keypoint image for IdentityNet                                  compute.keypoints
   face crop (region, upright, scaled, padded) and its description faces.face_region
   feathered face mask of a crop; crop → back into the photo       faces.face_mask; faces.face_stitch
+  hand-posed keypoints (presets, editor JSON, rotate/scale/move)  faces.hand_posed
   where and in which dtype each of the above computes             compute.precision
   node input values that cannot work                              compute.input_checks, errors
   is everything installed? which file is which?                   files.doctor, files.model_kinds, files.model_catalog

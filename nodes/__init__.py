@@ -6,13 +6,15 @@ from .doctor_node import InstantIDModelDoctor
 from .face_nodes import InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints
 from .face_region_nodes import InstantIDFaceCrop, InstantIDFaceStitch
 from .folders import register_model_folders
-from . import download_route, migration_route  # noqa: F401  (the UI's routes, when a server runs)
+from . import download_route, keypoint_presets_route, migration_route  # noqa: F401  (routes, when a server runs)
+from .manual_keypoints_node import InstantIDManualKeypoints
 from .model_nodes import InstantIDModelLoader, InstantIDPrecisionManager
 from .projection_node import InstantIDImageProjection
 
 register_model_folders()
 
-NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints, InstantIDModelLoader,
+NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints, InstantIDManualKeypoints,
+         InstantIDModelLoader,
          InstantIDPrecisionManager, InstantIDImageProjection, InstantIDApplyAttention, InstantIDApplyIdentityNet,
          InstantIDApply, InstantIDApplySimple, InstantIDModelDoctor, InstantIDFaceCrop, InstantIDFaceStitch)
 NODE_CLASS_MAPPINGS = {cls.NODE_ID: cls for cls in NODES}

@@ -26,6 +26,7 @@ from runner.model_choice import choose_models, doctor_report, missing_inputs
 from runner.workflow_format import ui_to_api
 
 FACE_KEYPOINTS = "InstantIDPrecision_FaceKeypoints"
+MANUAL_KEYPOINTS = "InstantIDPrecision_ManualKeypoints"
 MODEL_LOADER = "InstantIDPrecision_ModelLoader"
 MAX_PHOTO_BYTES = 100 * 2**20   # a photo file larger than this is not a plain photo (or carries other data)
 MAX_PHOTO_PIXELS = 64 * 10**6   # 64 megapixels: far above what face analysis uses (it works at 640)
@@ -159,7 +160,7 @@ def apply_overrides(api: dict, staging: Staging, faces: Sequence[str] = (), pose
     for key, value in (("width", width), ("height", height)):
         if value:
             put(_of_class(api, "EmptyLatentImage"), key, value)
-            put(_of_class(api, FACE_KEYPOINTS), key, value)
+            put(_of_class(api, FACE_KEYPOINTS, MANUAL_KEYPOINTS), key, value)
     if steps:
         put(_of_class(api, "KSampler", "KSamplerAdvanced"), "steps", steps)
     if seed is not None:

@@ -30,6 +30,7 @@ OUR_NODES = {
     "InstantIDPrecision_FaceAnalysisLoader": "InstantID Face Analysis (insightface)",
     "InstantIDPrecision_FaceDetect": "InstantID Face Detect",
     "InstantIDPrecision_FaceKeypoints": "InstantID Face Keypoints",
+    "InstantIDPrecision_ManualKeypoints": "InstantID Keypoints (manual)",
     "InstantIDPrecision_ModelLoader": "InstantID Model Loader",
     "InstantIDPrecision_PrecisionOffload": "InstantID Precision / Offload",
     "InstantIDPrecision_ImageProjection": "InstantID Image Projection",

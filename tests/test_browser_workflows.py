@@ -43,6 +43,7 @@ TINY_RUN = {"CheckpointLoaderSimple": {"ckpt_name": CHECKPOINT}, "ControlNetLoad
             "EmptyLatentImage": {"width": 64, "height": 64},
             "InstantIDPrecision_FaceKeypoints": {"width": 64, "height": 64},
             "InstantIDPrecision_FaceCrop": {"long_side": 64},
+            "InstantIDPrecision_ManualKeypoints": {"width": 64, "height": 64},
             "KSampler": {"steps": 1}}
 # nodes whose text box the workflow sizes on purpose (larger than the frontend's minimum)
 TEXT_NODES = ("CLIPTextEncode", "Note")

@@ -25,9 +25,10 @@ def load(path):
 
 def test_there_are_workflows_for_each_use_case():
     names = {p.stem for p in WORKFLOWS}
-    assert {"instantid_basic_portrait", "instantid_pose_from_photo", "instantid_two_people_masks",
-            "instantid_split_second_controlnet", "instantid_multi_reference", "instantid_cpu_low_vram",
-            "instantid_face_swap", "instantid_group_photo_one_face", "instantid_face_detailer"} <= names
+    assert {"instantid_basic_portrait", "instantid_pose_from_photo", "instantid_pose_by_hand",
+            "instantid_two_people_masks", "instantid_split_second_controlnet", "instantid_multi_reference",
+            "instantid_cpu_low_vram", "instantid_face_swap", "instantid_group_photo_one_face",
+            "instantid_face_detailer"} <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -182,6 +183,18 @@ def test_multi_reference_feeds_all_photos_as_one_sequence():
     assert proj["widgets_values"][0] == "instantx_multi_photo"
     note = next(n for n in wf["nodes"] if n["type"] == "Note")["widgets_values"][0]
     assert "instantx_multi_photo" in note and "one sequence" in note
+
+
+def test_pose_by_hand_feeds_the_manual_keypoints_at_the_latent_size():
+    wf = load(ROOT / "example_workflows" / "instantid_pose_by_hand.json")
+    nodes = {n["id"]: n for n in wf["nodes"]}
+    [manual] = [n for n in nodes.values() if n["type"] == "InstantIDPrecision_ManualKeypoints"]
+    [latent] = [n for n in nodes.values() if n["type"] == "EmptyLatentImage"]
+    preset, points, width, height = manual["widgets_values"][:4]
+    assert preset != "custom" and points == "" and [width, height] == latent["widgets_values"][:2]
+    [(target, slot)] = [(l[3], l[4]) for l in wf["links"] if l[1] == manual["id"]]
+    assert nodes[target]["type"] == "InstantIDPrecision_Apply" and nodes[target]["inputs"][slot]["name"] == "image_kps"
+    assert not any(n["type"] == "LoadImage" and "pose" in n.get("title", "").lower() for n in nodes.values())
 
 
 @pytest.fixture(scope="module")

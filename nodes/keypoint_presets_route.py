@@ -1,0 +1,38 @@
+"""GET /instantid_precision/keypoint_presets: the preset head poses for the keypoint editor
+(web/keypoint_editor.js), so the browser draws exactly the shapes the node draws, from one definition.
+
+Answer: {"centre": [cx, cy], "shapes": {name: [[dx, dy] × 5]}}; a preset's point on a width × height canvas is
+(cx·width + dx·min(width, height), cy·height + dy·min(width, height)) pixels. Registered on import when a ComfyUI
+server is running; without one nothing happens."""
+from __future__ import annotations
+
+import sys
+
+from ..instantid_core.faces.hand_posed import PRESET_CENTRE, PRESET_POSES, preset_shape
+
+ROUTE = "/instantid_precision/keypoint_presets"
+
+
+def presets_payload() -> dict:
+    return {"centre": list(PRESET_CENTRE),
+            "shapes": {name: preset_shape(name).round(6).tolist() for name in PRESET_POSES}}
+
+
+async def keypoint_presets(request):
+    from aiohttp import web
+
+    return web.json_response(presets_payload())
+
+
+def register_route() -> bool:
+    """Add the route to ComfyUI's server when one exists; True if it is (now) registered."""
+    instance = getattr(getattr(sys.modules.get("server"), "PromptServer", None), "instance", None)
+    routes = getattr(instance, "routes", None)
+    if routes is None:
+        return False
+    if not any(getattr(r, "path", None) == ROUTE and getattr(r, "method", None) == "GET" for r in routes):
+        routes.get(ROUTE)(keypoint_presets)
+    return True
+
+
+register_route()
