@@ -50,3 +50,9 @@ class AntelopeFilesError(InstantIDError, ValueError):
 
 class CubiqMigrationError(InstantIDError, ValueError):
     """A workflow, or the node definitions, cannot be read for conversion; the message names what is missing."""
+
+
+class IdentityFileError(InstantIDError, ValueError):
+    """A saved identity (.safetensors) is missing, damaged, not an identity file, or made by another face model."""
+
+    input_name = "identity_file"
