@@ -5,6 +5,8 @@ from .apply_nodes import InstantIDApply, InstantIDApplyAttention, InstantIDApply
 from .doctor_node import InstantIDModelDoctor
 from .face_nodes import InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints
 from .folders import register_model_folders
+from .identity_file_nodes import InstantIDLoadIdentity, InstantIDSaveIdentity
+from .likeness_node import InstantIDIdentityScore
 from . import migration_route  # noqa: F401  (POST /instantid_precision/migrate, when a server runs)
 from .model_nodes import InstantIDModelLoader, InstantIDPrecisionManager
 from .projection_node import InstantIDImageProjection
@@ -13,6 +15,7 @@ register_model_folders()
 
 NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints, InstantIDModelLoader,
          InstantIDPrecisionManager, InstantIDImageProjection, InstantIDApplyAttention, InstantIDApplyIdentityNet,
-         InstantIDApply, InstantIDApplySimple, InstantIDModelDoctor)
+         InstantIDApply, InstantIDApplySimple, InstantIDModelDoctor, InstantIDIdentityScore, InstantIDSaveIdentity,
+         InstantIDLoadIdentity)
 NODE_CLASS_MAPPINGS = {cls.NODE_ID: cls for cls in NODES}
 NODE_DISPLAY_NAME_MAPPINGS = {cls.NODE_ID: cls.DISPLAY_NAME for cls in NODES}
