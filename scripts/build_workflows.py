@@ -65,7 +65,8 @@ SIZES = {
     "InstantIDPrecision_Apply": [300, 290], "InstantIDPrecision_ApplyAttention": [300, 146],
     "InstantIDPrecision_ApplyIdentityNet": [300, 266], "ControlNetApplyAdvanced": [300, 186],
     "SolidMask": [320, 106], "MaskComposite": [320, 126], "InvertMask": [200, 26],
-    "KSampler": [320, 262], "VAEDecode": [200, 46], "SaveImage": [400, 58],
+    "KSampler": [320, 262], "VAEDecode": [200, 46], "SaveImage": [400, 58], "PreviewImage": [400, 26],
+    "InstantIDPrecision_IdentityScore": [320, 230],
 }
 # The room a node takes after a run, where web/instantid.js or the frontend grows it: the face-box overlay
 # (picture up to 260 px high + one line per face), the report boxes (at most 600 px wide), the saved picture.
@@ -73,8 +74,10 @@ SIZES = {
 # one photo of two faces, 379x404 with two; Precision 498x230; Projection 600x292; Save Image 400x270.
 GROWN = {
     "InstantIDPrecision_FaceDetect": [400, 480], "InstantIDPrecision_PrecisionOffload": [600, 280],
-    "InstantIDPrecision_ImageProjection": [600, 340], "SaveImage": [400, 300],
+    "InstantIDPrecision_ImageProjection": [600, 340], "SaveImage": [400, 300], "PreviewImage": [400, 300],
+    "InstantIDPrecision_IdentityScore": [360, 360],  # its score table (web/identity_score.js), 4 rows
 }
+BYPASSED = 4  # LiteGraph's node mode "bypass": the node is skipped and its inputs pass through
 TITLE_H = 30  # LiteGraph draws the title bar above pos[1]
 GAP_X, GAP_Y = 60, 40
 
@@ -167,7 +170,7 @@ class Graph:
             for n in self.columns[col]:
                 n["pos"][0] = x
             x += max(room(n)[0] for n in self.columns[col]) + GAP_X
-        nodes = [{k: v for k, v in n.items() if k != "_col"} for n in self.nodes]
+        nodes = [{k: v for k, v in n.items() if not k.startswith("_")} for n in self.nodes]
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": nodes,
                 "links": self.links, "groups": [], "config": {}, "extra": {}, "version": 0.4}
 
@@ -243,6 +246,23 @@ def project(g, iid, det, col=2, combine="average"):
     return proj
 
 
+SCORE_NOTE = ("Identity Score (bypassed: select it and press Ctrl+B to turn it on) scores each image against the "
+              "reference face: the cosine similarity of their face embeddings, 1 = the same face direction. It "
+              "runs face analysis once more per image.")
+
+
+def score(g, fa, images, col, level=None, bypassed=True, face="largest", preview_order="batch order", **refs):
+    """An InstantID Identity Score on ``images`` (a (node, slot) pair) against ``refs`` (input name -> node)."""
+    node = g.add("InstantIDPrecision_IdentityScore", col=col, level=level, face=face, preview_order=preview_order)
+    g.link(fa, 0, node, "face_analysis")
+    g.link(images[0], images[1], node, "images")
+    for name, src in refs.items():
+        g.link(src, 0, node, name)
+    if bypassed:
+        node["mode"] = BYPASSED
+    return node
+
+
 def finish(g, ckpt, model, positive, negative, lat, col):
     ks = g.add("KSampler", col=col, seed=42, steps=30, cfg=4.5, sampler_name="dpmpp_2m", scheduler="karras")
     g.link(model[0], model[1], ks, "model")
@@ -254,6 +274,7 @@ def finish(g, ckpt, model, positive, negative, lat, col):
     g.link(ckpt, 2, dec, "vae")
     save = g.add("SaveImage", col=col + 2, filename_prefix="InstantID")
     g.link(dec, 0, save, "images")
+    ks["_decoded"] = dec  # for the optional Identity Score (dropped when written)
     return ks
 
 
@@ -273,8 +294,9 @@ def basic_portrait(g):
     _, det = face(g, fa)
     proj = project(g, iid, det)
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
-    finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
-    g.note("Basic InstantID portrait from one face photo.\n\n" + models_note())
+    ks = finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
+    score(g, fa, (ks["_decoded"], 0), col=6, identity=proj)
+    g.note("Basic InstantID portrait from one face photo.\n\n" + SCORE_NOTE + "\n\n" + models_note())
 
 
 def pose_from_photo(g):
@@ -286,8 +308,10 @@ def pose_from_photo(g):
     g.link(pose_det, 0, kps, "faces")
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
     g.link(kps, 0, a, "image_kps")
-    finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
-    g.note("Identity from 'Face photo', head pose and position from 'Pose photo'.\n\n" + models_note())
+    ks = finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
+    score(g, fa, (ks["_decoded"], 0), col=6, identity=proj)
+    g.note("Identity from 'Face photo', head pose and position from 'Pose photo'.\n\n" + SCORE_NOTE + "\n\n" +
+           models_note())
 
 
 def two_people(g):
@@ -312,9 +336,11 @@ def two_people(g):
     b = apply(g, a, (a, 1), (a, 2), cn, proj_b, lat, col=4)
     g.link(kps, 0, b, "image_kps")
     g.link(right, 0, b, "mask")
-    finish(g, ckpt, (b, 0), (b, 1), (b, 2), lat, col=5)
+    ks = finish(g, ckpt, (b, 0), (b, 1), (b, 2), lat, col=5)
+    score(g, fa, (ks["_decoded"], 0), col=7, face="best match", identity=proj_a, identity_2=proj_b)
     g.note("Two people: identity A on the left half, B on the right (masks), keypoints of both faces from a "
-           "two-person pose photo. Each Apply node adds its identity; the ControlNets chain.\n\n" + models_note())
+           "two-person pose photo. Each Apply node adds its identity; the ControlNets chain.\n\n" + SCORE_NOTE +
+           " Here it scores each person (A, B) on the face most like them.\n\n" + models_note())
 
 
 def split_with_second_controlnet(g):
@@ -339,8 +365,9 @@ def split_with_second_controlnet(g):
     g.link(inet, 1, extra, "negative")
     g.link(cn2, 0, extra, "control_net")
     g.link(hint, 0, extra, "image")
-    finish(g, ckpt, (attn, 0), (extra, 0), (extra, 1), lat, col=5)
-    g.note("The two halves of InstantID as separate nodes: identity attention on the model, IdentityNet on the "
+    ks = finish(g, ckpt, (attn, 0), (extra, 0), (extra, 1), lat, col=5)
+    score(g, fa, (ks["_decoded"], 0), col=7, identity=proj)
+    g.note(SCORE_NOTE + "\n\n" + "The two halves of InstantID as separate nodes: identity attention on the model, IdentityNet on the "
            "conditioning, followed by a second ControlNet that chains after IdentityNet. The second ControlNet "
            "needs its own SDXL ControlNet file (your choice, so no download is offered for it) and a preprocessed "
            "control image.\n\n" + models_note())
@@ -358,13 +385,15 @@ def multi_reference(g):
     g.link(batch, 0, det, "image")
     proj = project(g, iid, det, col=3, combine="instantx_multi_photo")
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=4)
-    finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=5)
+    ks = finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=5)
+    score(g, fa, (ks["_decoded"], 0), col=7, identity=proj)
     g.note("Several photos of the same person. Face Detect takes the largest face of each photo, and the Image "
            "Projection's combine mode 'instantx_multi_photo' feeds all their face embeddings to InstantID's "
            "resampler together, as one sequence, which is what InstantX's own pipeline does with several "
            "reference photos: one identity built from all of them, usually a steadier likeness than any single "
            "photo. (average / norm_average instead average the embeddings first.) Add more photos with more "
-           "Batch Images nodes (photos of different sizes are resized to the first).\n\n" + models_note())
+           "Batch Images nodes (photos of different sizes are resized to the first). " + SCORE_NOTE + " With several "
+           "photos it scores against their mean embedding.\n\n" + models_note())
 
 
 def cpu_low_vram(g):
@@ -376,18 +405,45 @@ def cpu_low_vram(g):
     proj = project(g, prec, det)
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
     ks = finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
+    score(g, fa, (ks["_decoded"], 0), col=6, identity=proj)
     ks["widgets_values"][2] = 20
     lat["widgets_values"][:2] = [896, 896]
     g.note("CPU-only or low-VRAM (8 GB) setup. Start ComfyUI with --cpu (no GPU) or --lowvram. The "
            "Precision/Offload node keeps InstantID's 1.7 GB adapter off the GPU and computes its embedding math "
            "in float32 on the CPU once; only ~20 MB of identity K/V reach the GPU. Its report shows where each "
-           "part runs.\n\n" + models_note())
+           "part runs.\n\n" + SCORE_NOTE + "\n\n" + models_note())
+
+
+def best_of_four(g):
+    ckpt, pos, neg, fa, iid, cn, lat = base(g)
+    lat["widgets_values"][2] = 4
+    _, det = face(g, fa)
+    proj = project(g, iid, det)
+    a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
+    ks = g.add("KSampler", col=4, seed=42, steps=30, cfg=4.5, sampler_name="dpmpp_2m", scheduler="karras")
+    for slot, name in ((0, "model"), (1, "positive"), (2, "negative")):
+        g.link(a, slot, ks, name)
+    g.link(lat, 0, ks, "latent_image")
+    dec = g.add("VAEDecode", col=5)
+    g.link(ks, 0, dec, "samples")
+    g.link(ckpt, 2, dec, "vae")
+    sc = score(g, fa, (dec, 0), col=6, bypassed=False, preview_order="best first", identity=proj)
+    save = g.add("SaveImage", "Best of four", col=7, filename_prefix="InstantID_best")
+    g.link(sc, 3, save, "images")
+    show = g.add("PreviewImage", "All four, best first", col=7)
+    g.link(sc, 4, show, "images")
+    g.note("Best of four: one queue makes 4 images of the same person (batch_size 4, different noise each), the "
+           "Identity Score measures how much each looks like the face photo (cosine similarity of the face "
+           "embeddings, 1 = the same face direction), saves the best one and previews all four best first with "
+           "their scores written on them. The table on the score node lists every image's score.\n\n" +
+           models_note())
 
 
 WORKFLOWS = {"instantid_basic_portrait": basic_portrait, "instantid_pose_from_photo": pose_from_photo,
              "instantid_two_people_masks": two_people,
              "instantid_split_second_controlnet": split_with_second_controlnet,
-             "instantid_multi_reference": multi_reference, "instantid_cpu_low_vram": cpu_low_vram}
+             "instantid_multi_reference": multi_reference, "instantid_cpu_low_vram": cpu_low_vram,
+             "instantid_best_of_four": best_of_four}
 
 
 def main():

@@ -157,3 +157,23 @@ def test_preview_draws_on_a_copy(analyzer):
 def test_empty_image_faces_reference_is_refused():
     with pytest.raises(InputValueError, match="no face"):
         references_from_faces([ImageFaces((64, 64), ())])
+
+
+def test_glintr100_architecture_recognizer_gives_raw_512_vectors_the_score_reads(tmp_path):
+    """A recognizer built like glintr100 (IResNet blocks, BN-FC-BN head, its input name and 112×112 shape; fewer
+    blocks, random weights): insightface routes it as ArcFace, it gives raw (not unit-length) 512-number vectors,
+    and the score equals the cosine of insightface's own normed_embedding."""
+    pytest.importorskip("torch")
+    from instantid_testkit.iresnet_onnx import make_iresnet_recognizer
+    folder = tmp_path / "models" / "antelopev2"
+    fx.make_detector(folder / fx.DET_FILE)
+    make_iresnet_recognizer(folder / fx.REC_FILE, blocks=(1, 1, 1, 1))
+    analyzer = FaceAnalyzer.load(tmp_path, "CPU")
+    assert type(analyzer.rec_model).__name__ == "ArcFaceONNX" and analyzer.rec_model.input_size == (112, 112)
+    ref, gen = (analyzer.analyze(photo(f)) for f in (A, (96, 160, 128, 12)))
+    e = ref.faces[0].embedding
+    assert e.shape == (EMBEDDING_SIZE,) and e.dtype == np.float32 and abs(float(np.linalg.norm(e)) - 1) > 0.1
+    table = score_images(references_from_faces([ref]), [gen, ref])
+    unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    assert table.per_image[0] == pytest.approx(float(unit(e) @ unit(gen.faces[0].embedding)), abs=1e-6)
+    assert table.per_image[1] == pytest.approx(1.0, abs=1e-5)
