@@ -26,7 +26,8 @@ def load(path):
 def test_there_are_workflows_for_each_use_case():
     names = {p.stem for p in WORKFLOWS}
     assert {"instantid_basic_portrait", "instantid_pose_from_photo", "instantid_two_people_masks",
-            "instantid_split_second_controlnet", "instantid_multi_reference", "instantid_cpu_low_vram"} <= names
+            "instantid_split_second_controlnet", "instantid_multi_reference", "instantid_cpu_low_vram",
+            "instantid_best_of_four"} <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -156,6 +157,25 @@ def test_multi_reference_feeds_all_photos_as_one_sequence():
     assert proj["widgets_values"][0] == "instantx_multi_photo"
     note = next(n for n in wf["nodes"] if n["type"] == "Note")["widgets_values"][0]
     assert "instantx_multi_photo" in note and "one sequence" in note
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_every_workflow_has_an_identity_score_bypassed_unless_it_chooses(path):
+    wf = load(path)
+    [score] = [n for n in wf["nodes"] if n["type"] == "InstantIDPrecision_IdentityScore"]
+    links = {l[0]: l for l in wf["links"]}
+    sources = {i["name"]: next(n["type"] for n in wf["nodes"] if n["id"] == links[i["link"]][1])
+               for i in score["inputs"] if i["link"] is not None}
+    assert sources["images"] == "VAEDecode" and sources["identity"] == "InstantIDPrecision_ImageProjection"
+    if path.stem == "instantid_best_of_four":
+        assert score["mode"] == 0 and any(n["type"] == "EmptyLatentImage" and n["widgets_values"][2] == 4
+                                          for n in wf["nodes"])
+        used = {links[l][2] for o in score["outputs"] for l in o["links"]}
+        assert used == {3, 4}  # best_image saved, preview (best first) shown
+    else:
+        assert score["mode"] == 4  # bypassed: a first run does not pay for it
+    if "two_people" in path.stem:
+        assert "identity_2" in sources
 
 
 @pytest.fixture(scope="module")
