@@ -94,9 +94,7 @@ class PromptRunner:
 
         return asyncio.run(execution.validate_prompt(prompt_id or "validate", prompt, None))
 
-    def run(self, prompt: dict, raise_on_error: bool = True, extra_pnginfo: Optional[dict] = None) -> RunResult:
-        """``extra_pnginfo``: what the browser sends along (e.g. {"workflow": <UI workflow>}); Save Image writes
-        it into the PNG next to the prompt."""
+    def run(self, prompt: dict, raise_on_error: bool = True) -> RunResult:
         import comfy.utils
 
         prompt = {str(k): v for k, v in prompt.items()}
@@ -111,8 +109,7 @@ class PromptRunner:
         hook = comfy.utils.PROGRESS_BAR_HOOK
         comfy.utils.PROGRESS_BAR_HOOK = _progress_hook(self.server, hook)
         try:  # a client id makes the executor report 'executing'/'executed' per node, as to a browser
-            extra = {"client_id": "instantid-runner", **({"extra_pnginfo": extra_pnginfo} if extra_pnginfo else {})}
-            self.executor.execute(prompt, prompt_id, extra, outputs_to_execute)
+            self.executor.execute(prompt, prompt_id, {"client_id": "instantid-runner"}, outputs_to_execute)
         finally:
             comfy.utils.PROGRESS_BAR_HOOK = hook
         msgs = list(self.server.messages)

@@ -243,8 +243,7 @@ def run_workflow(workflow: Path, out: Optional[Path] = None, verbose: bool = Tru
     each saved image's identity score goes into its PNG text (runner/scoring.py)."""
     say = print if verbose else (lambda _line: None)
     definitions = node_definitions()
-    ui_workflow = load_workflow(workflow, definitions, say)
-    api = ui_to_api(ui_workflow, {k: d["input"] for k, d in definitions.items()})
+    api = ui_to_api(load_workflow(workflow, definitions, say), {k: d["input"] for k, d in definitions.items()})
     staging = Staging()
     try:
         apply_overrides(api, staging, **overrides)
@@ -255,7 +254,7 @@ def run_workflow(workflow: Path, out: Optional[Path] = None, verbose: bool = Tru
         preflight(api, say)
         runner = PromptRunner(listener=console_listener(api) if verbose else None)
         try:
-            result = runner.run(api, extra_pnginfo={"workflow": ui_workflow})  # as the browser sends it
+            result = runner.run(api)
         except PromptError as exc:
             raise RunnerError(str(exc)) from exc
     except BaseException:

@@ -2,7 +2,7 @@
 
 `--score` adds one InstantID Identity Score node per Save Image node (same images, the workflow's own face
 analysis, its identities as references); after the run each saved PNG gets a text chunk ``instantid_identity_score``
-(JSON) next to ComfyUI's ``prompt`` / ``workflow`` chunks. `--face person.safetensors` swaps the face photo's
+(JSON) next to the chunks ComfyUI wrote (``prompt``; ``workflow`` when there is one). `--face person.safetensors` swaps the face photo's
 Load Image + Face Detect for an InstantID Load Identity node.
 """
 from __future__ import annotations
@@ -107,7 +107,7 @@ def scores_by_image(history: dict, added: Dict[str, str]) -> Dict[str, dict]:
 
 
 def write_png_score(path: Path, record: dict) -> None:
-    """Add the score as a PNG text chunk, keeping every chunk ComfyUI wrote (prompt, workflow)."""
+    """Add the score as a PNG text chunk, keeping every text chunk ComfyUI wrote (prompt, workflow)."""
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 

@@ -202,7 +202,8 @@ def test_runner_score_goes_into_the_png_and_the_summary(env, tmp_path):
     assert record is not None and record["metric"].startswith("cosine")
     assert -1.0 <= record["score"] <= 1.0 and set(record["per_reference"]) == {"A"}
     with Image.open(written[0]) as img:
-        assert {"prompt", "workflow", scoring.PNG_KEY} <= set(img.text)  # ComfyUI's own metadata is kept
+        assert {"prompt", scoring.PNG_KEY} <= set(img.text)  # ComfyUI's own metadata is kept
+        assert json.loads(img.text["prompt"])  # still the prompt ComfyUI ran
     assert scoring.summary(record).startswith("identity score ")
 
 

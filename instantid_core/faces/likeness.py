@@ -185,7 +185,7 @@ def score_images(references: Sequence[Reference], generated: Sequence[ImageFaces
     for i, found in enumerate(generated):
         picked = tuple(_pick(found.faces, r, face, face_index) for r in refs)
         if any(f is None for f in picked):
-            why = (f"no face found" if not found.faces else
+            why = ("no face found" if not found.faces else
                    f"face_index {face_index} is out of range ({len(found.faces)} face(s) found)")
             if on_no_face == "error":
                 raise InputValueError(f"image {i} of the batch: {why}; set 'on_no_face' to 'score 0' to score it 0",
