@@ -15,6 +15,8 @@ workflow_formats/ workflow JSON):
   hand-posed keypoints (presets, editor JSON, rotate/scale/move)  faces.hand_posed
   where and in which dtype each of the above computes             compute.precision
   node input values that cannot work                              compute.input_checks, errors
+  "does it look like the person?": identity score (FaceSim)      faces.likeness
+  a person's faces saved / loaded without the photos             files.identity_file
   is everything installed? which file is which?                   files.doctor, files.model_kinds, files.model_catalog
   cubiq/ComfyUI_InstantID workflows → this pack's nodes           workflow_formats.cubiq_workflows (+ ui_graph,
                                                                   widget_specs, listed_names;

@@ -54,3 +54,9 @@ class CubiqMigrationError(InstantIDError, ValueError):
 
 class WorkflowTooLargeError(CubiqMigrationError):
     """A workflow beyond the converter's bounds (bytes, nodes, links or nesting depth)."""
+
+
+class IdentityFileError(InstantIDError, ValueError):
+    """A saved identity (.safetensors) is missing, damaged, not an identity file, or made by another face model."""
+
+    input_name = "identity_file"

@@ -8,6 +8,8 @@ from .face_region_nodes import InstantIDFaceCrop, InstantIDFaceStitch
 from .folders import register_model_folders
 from . import download_route, keypoint_presets_route, migration_route  # noqa: F401  (routes, when a server runs)
 from .manual_keypoints_node import InstantIDManualKeypoints
+from .identity_file_nodes import InstantIDLoadIdentity, InstantIDSaveIdentity
+from .likeness_node import InstantIDIdentityScore
 from .model_nodes import InstantIDModelLoader, InstantIDPrecisionManager
 from .projection_node import InstantIDImageProjection
 
@@ -16,6 +18,7 @@ register_model_folders()
 NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints, InstantIDManualKeypoints,
          InstantIDModelLoader,
          InstantIDPrecisionManager, InstantIDImageProjection, InstantIDApplyAttention, InstantIDApplyIdentityNet,
-         InstantIDApply, InstantIDApplySimple, InstantIDModelDoctor, InstantIDFaceCrop, InstantIDFaceStitch)
+         InstantIDApply, InstantIDApplySimple, InstantIDModelDoctor, InstantIDFaceCrop, InstantIDFaceStitch,
+         InstantIDIdentityScore, InstantIDSaveIdentity, InstantIDLoadIdentity)
 NODE_CLASS_MAPPINGS = {cls.NODE_ID: cls for cls in NODES}
 NODE_DISPLAY_NAME_MAPPINGS = {cls.NODE_ID: cls.DISPLAY_NAME for cls in NODES}

@@ -11,6 +11,7 @@ from ..instantid_core.errors import AntelopeFilesError, InputValueError
 from ..instantid_core.faces.face_analysis import (FACE_SELECTION_MODES, PROVIDER_CHOICES, FaceAnalyzer, ImageFaces,
                                             order_faces, select_face, to_rgb_uint8)
 from ..instantid_core.compute.keypoints import keypoint_image
+from ..instantid_core.files.identity_file import pixel_sha256
 from ..instantid_core.files.model_catalog import ANTELOPEV2, download_command
 from .comfy_glue import layer_progress
 from .folders import insightface_roots
@@ -82,6 +83,7 @@ def detect_faces(face_analysis: FaceAnalyzer, image: torch.Tensor, selection: st
         results.append(face_analysis.analyze(img.cpu().numpy()))
         step(i + 1, len(image))
     kept = []
+    hashes = tuple(pixel_sha256(to_rgb_uint8(img)) for img in image)  # what a saved identity records
     for i, faces in enumerate(results):
         if not faces.faces:
             if on_no_face == "error":
@@ -95,7 +97,7 @@ def detect_faces(face_analysis: FaceAnalyzer, image: torch.Tensor, selection: st
             continue
         face = select_face(faces, selection, face_index)
         kept.append(ImageFaces(faces.image_size, (face,), faces.det_size))
-    return FacesResult(kept), results
+    return FacesResult(kept, hashes), results
 
 
 def _preview_order(selection: str) -> str:

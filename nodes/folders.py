@@ -7,12 +7,14 @@ import folder_paths
 
 INSTANTID = "instantid"
 INSIGHTFACE = "insightface"
+IDENTITIES = "instantid_identities"  # saved identities (InstantID Save / Load Identity)
 ADAPTER_EXTENSIONS = {".bin", ".safetensors"}
 
 
 def register_model_folders() -> None:
-    """Add models/instantid and models/insightface unless a yaml entry or another pack already did."""
-    for name, exts in ((INSTANTID, ADAPTER_EXTENSIONS), (INSIGHTFACE, {""})):
+    """Add models/instantid, models/insightface and models/instantid_identities unless a yaml entry or another
+    pack already did."""
+    for name, exts in ((INSTANTID, ADAPTER_EXTENSIONS), (INSIGHTFACE, {""}), (IDENTITIES, {".safetensors"})):
         default = os.path.join(folder_paths.models_dir, name)
         if name in folder_paths.folder_names_and_paths:
             paths, known = folder_paths.folder_names_and_paths[name]
@@ -27,3 +29,9 @@ def insightface_roots() -> list:
     """Every configured insightface folder that exists (antelopev2 lives in <root>/models/antelopev2)."""
     return [p for p in folder_paths.get_folder_paths(INSIGHTFACE) if os.path.isdir(p)] or \
         folder_paths.get_folder_paths(INSIGHTFACE)[:1]
+
+
+def identities_save_folder() -> str:
+    """Where Save Identity writes: the first configured instantid_identities folder (an extra_model_paths.yaml
+    entry comes before the default models/instantid_identities)."""
+    return folder_paths.get_folder_paths(IDENTITIES)[0]

@@ -23,7 +23,8 @@ def faces_embeddings(faces: FacesResult) -> torch.Tensor:
 
 def build_identity(handle: InstantIDHandle, faces: FacesResult, combine: str = "average", noise: float = 0.0,
                    seed: int = 0) -> Identity:
-    embeds = combine_embeddings(faces_embeddings(faces), combine)
+    raw = faces_embeddings(faces)
+    embeds = combine_embeddings(raw, combine)
     device, dtype = compute_placement(handle, PROJECTION)
     kv_device, kv_dtype = compute_placement(handle, IDENTITY_KV)
     negative = negative_embeddings(embeds, noise, seed)
@@ -34,9 +35,19 @@ def build_identity(handle: InstantIDHandle, faces: FacesResult, combine: str = "
         if combine == "concat":  # one identity whose token sequence holds every reference: [1, I·16, C]
             tokens.cond, tokens.uncond = (t.reshape(1, -1, t.shape[-1]) for t in (tokens.cond, tokens.uncond))
         kv = compute_identity_kv(handle.model, tokens, kv_device, kv_dtype, on_layer=lambda d, t: step(d + 1, t))
-    report = precision_report(handle, kv.nbytes, kv.identities)
+    report = precision_report(handle, kv.nbytes, kv.identities) + _saved_note(faces, combine)
     return Identity(tokens=tokens, kv=kv, layer_hidden_sizes=handle.model.layer_hidden_sizes, report=report,
-                    faces=faces)
+                    faces=faces, embeddings=raw, combine=combine)
+
+
+def _saved_note(faces: FacesResult, combine: str) -> str:
+    if faces.saved is None:
+        return ""
+    name, saved_combine = faces.saved
+    note = f"\nfaces from the saved identity '{name}' (no face analysis)"
+    if saved_combine and saved_combine != combine:
+        note += f"; it was saved with combine = {saved_combine}, this node uses {combine}"
+    return note
 
 
 class InstantIDImageProjection(InstantIDNode):

@@ -3,7 +3,9 @@ and may hand the same object to several branches, so a node makes a new value in
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import List, Optional
+from typing import List, Optional, Tuple
+
+import torch
 
 from ..instantid_core.faces.face_analysis import ImageFaces
 from ..instantid_core.compute.identity import IdentityKV, IdentityTokens
@@ -35,8 +37,12 @@ class InstantIDHandle:
 
 @dataclass(frozen=True)
 class FacesResult:
-    """Per input image, every detected face (possibly none)."""
+    """Per input image, every detected face (possibly none). ``photo_sha256``: per image, the sha256 of its
+    pixels (what a saved identity records instead of the photo). ``saved``: the identity file's name and the
+    combine mode it was saved with, when these faces were loaded from one instead of detected."""
     images: List[ImageFaces]
+    photo_sha256: Tuple[str, ...] = ()
+    saved: Optional[Tuple[str, str]] = None
 
     @property
     def total(self) -> int:
@@ -51,3 +57,5 @@ class Identity:
     layer_hidden_sizes: dict
     report: str = ""
     faces: Optional[FacesResult] = None  # the faces it was made from (keypoints can be drawn from them)
+    embeddings: Optional[torch.Tensor] = None  # the raw [N, 512] face embeddings, before combining (likeness)
+    combine: str = "average"

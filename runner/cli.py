@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a workflow (UI-format JSON, this pack's or cubiq's) and save the image")
     run.add_argument("workflow", help="workflow JSON, e.g. example_workflows/instantid_basic_portrait.json")
-    run.add_argument("--face", action="append", default=[], help="face photo (repeat for several face inputs)")
+    run.add_argument("--face", action="append", default=[],
+                     help="face photo, or a saved identity .safetensors (InstantID Save Identity); repeat for "
+                          "several face inputs")
     run.add_argument("--pose", help="photo whose face pose (keypoints) to copy")
     run.add_argument("--target", help="photo whose face is replaced (face swap, group photo workflows)")
     run.add_argument("--prompt", help="positive prompt")
@@ -50,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--height", type=int)
     run.add_argument("--steps", type=int)
     run.add_argument("--seed", type=int)
+    run.add_argument("--score", action="store_true",
+                     help="score each saved image against the reference face (identity score, FaceSim: cosine of "
+                          "the antelopev2 embeddings); printed and written into the PNG's text metadata")
     run.add_argument("--set", action="append", default=[], metavar="'TITLE.input=value'",
                      help="set any widget of a node by its title")
     doc = sub.add_parser("doctor", help="check model files, onnxruntime and torch; every problem says the fix")
@@ -113,15 +118,18 @@ def _run(opts) -> int:
         written = headless.run_workflow(path, out=Path(opts.out), faces=opts.face, pose=opts.pose,
                                         target=opts.target, prompt=opts.prompt, negative=opts.negative, checkpoint=opts.checkpoint,
                                         controlnet=opts.controlnet, adapter=opts.adapter, width=opts.width,
-                                        height=opts.height, steps=opts.steps, seed=opts.seed, sets=opts.set)
+                                        height=opts.height, steps=opts.steps, seed=opts.seed, sets=opts.set,
+                                        score=opts.score)
     except headless.RunnerError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stopped: nothing was saved, and the photos staged in ComfyUI's input/ were removed", file=sys.stderr)
         return 130
+    from runner.scoring import read_png_score, summary
     for path in written:
-        print(f"saved {path.resolve()}")
+        record = read_png_score(path) if opts.score else None
+        print(f"saved {path.resolve()}" + (f"  {summary(record)}" if record else ""))
     return 0
 
 

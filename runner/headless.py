@@ -23,6 +23,7 @@ from instantid_core.workflow_formats.cubiq_workflows import migrate_workflow, mi
 from instantid_core.workflow_formats.widget_specs import node_definition
 from runner.executor import PromptError, PromptRunner
 from runner.model_choice import choose_models, doctor_report, missing_inputs
+from runner import scoring
 from runner.workflow_format import ui_to_api
 
 FACE_KEYPOINTS = "InstantIDPrecision_FaceKeypoints"
@@ -85,6 +86,27 @@ class Staging:
                 f.write(png)
         return name
 
+    def add_identity(self, path: str) -> str:
+        """A saved identity (.safetensors), checked, then copied into the identities folder for Load Identity."""
+        import folder_paths
+        from instantid_core.errors import IdentityFileError
+        from instantid_core.files.identity_file import load_identity
+
+        src = Path(path)
+        try:
+            load_identity(src)
+        except IdentityFileError as exc:
+            raise RunnerError(f"--face {path}: {exc}") from exc
+        digest = hashlib.sha1(src.read_bytes()).hexdigest()[:12]
+        name = f"instantid_{digest}.safetensors"
+        folders = folder_paths.get_folder_paths("instantid_identities")
+        if folder_paths.get_full_path("instantid_identities", name) is None:
+            os.makedirs(folders[0], exist_ok=True)
+            target = os.path.join(folders[0], name)
+            shutil.copyfile(src, target)
+            self.created.append(target)
+        return name
+
     def remove(self) -> None:
         for path in self.created:
             try:
@@ -135,9 +157,17 @@ def apply_overrides(api: dict, staging: Staging, faces: Sequence[str] = (), pose
         if len(faces) not in (1, len(face_nodes)):
             raise RunnerError(f"this workflow has {len(face_nodes)} face photo inputs; give --face once or "
                               f"{len(face_nodes)} times")
-        staged = [staging.add(f) for f in faces]
+        staged = [(f, staging.add_identity(f) if f.lower().endswith(".safetensors") else staging.add(f))
+                  for f in faces]
         for i, nid in enumerate(face_nodes):
-            api[nid]["inputs"]["image"] = staged[i if len(staged) > 1 else 0]
+            source, name = staged[i if len(staged) > 1 else 0]
+            if source.lower().endswith(".safetensors"):
+                try:
+                    scoring.use_saved_identity(api, nid, name)
+                except scoring.ScoreSetupError as exc:
+                    raise RunnerError(f"--face {source}: {exc}") from exc
+            else:
+                api[nid]["inputs"]["image"] = name
     if pose:
         put(_titled(api, "LoadImage", "pose"), "image", staging.add(pose))
     if target:
@@ -245,15 +275,21 @@ def saved_images(outputs: dict) -> List[Path]:
     return files
 
 
-def run_workflow(workflow: Path, out: Optional[Path] = None, verbose: bool = True, **overrides) -> List[Path]:
+def run_workflow(workflow: Path, out: Optional[Path] = None, verbose: bool = True, score: bool = False,
+                 **overrides) -> List[Path]:
     """Convert, override, pre-check and run; moves the images to ``out`` (``out``, ``out-1``, …), so no copy
-    stays in ComfyUI's output folder. Staged photos are removed however the run ends."""
+    stays in ComfyUI's output folder. Staged photos are removed however the run ends. ``score``: each saved
+    image's identity score goes into its PNG text (runner/scoring.py)."""
     say = print if verbose else (lambda _line: None)
     definitions = node_definitions()
     api = ui_to_api(load_workflow(workflow, definitions, say), {k: d["input"] for k, d in definitions.items()})
     staging = Staging()
     try:
         apply_overrides(api, staging, **overrides)
+        try:
+            scored = scoring.add_score_nodes(api) if score else {}
+        except scoring.ScoreSetupError as exc:
+            raise RunnerError(str(exc)) from exc
         preflight(api, say)
         runner = PromptRunner(listener=console_listener(api) if verbose else None)
         try:
@@ -265,6 +301,10 @@ def run_workflow(workflow: Path, out: Optional[Path] = None, verbose: bool = Tru
     images = saved_images(result.history.get("outputs", {}))
     if not images:
         raise RunnerError("the workflow ran but saved no image (it has no Save Image / Preview Image node)")
+    records = scoring.scores_by_image(result.history, scored)
+    for path in images:
+        if path.name in records:
+            scoring.write_png_score(path, records[path.name])
     if out is None:
         return images
     out = Path(out)

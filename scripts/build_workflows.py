@@ -62,8 +62,10 @@ ADAPTER_MODEL, IDENTITYNET_MODEL = frontend_model_entries([ADAPTER])[0], fronten
 # one photo of two faces, 379x404 with two; Precision 498x230; Projection 600x292; Save Image 400x270.
 GROWN = {
     "InstantIDPrecision_FaceDetect": [400, 480], "InstantIDPrecision_PrecisionOffload": [600, 280],
-    "InstantIDPrecision_ImageProjection": [600, 340], "SaveImage": [400, 300],
+    "InstantIDPrecision_ImageProjection": [600, 340], "SaveImage": [400, 300], "PreviewImage": [400, 300],
+    "InstantIDPrecision_IdentityScore": [360, 360],  # its score table (web/identity_score.js), 4 rows
 }
+BYPASSED = 4  # LiteGraph's node mode "bypass": the node is skipped and its inputs pass through
 GAP_X, GAP_Y = 60, 40
 
 
@@ -155,7 +157,7 @@ class Graph:
             for n in self.columns[col]:
                 n["pos"][0] = x
             x += max(room(n)[0] for n in self.columns[col]) + GAP_X
-        nodes = [{k: v for k, v in n.items() if k != "_col"} for n in self.nodes]
+        nodes = [{k: v for k, v in n.items() if not k.startswith("_")} for n in self.nodes]
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": nodes,
                 "links": self.links, "groups": [], "config": {}, "extra": {}, "version": 0.4,
                 "models": workflow_models(nodes)}
@@ -245,6 +247,23 @@ def project(g, iid, det, col=2, combine="average"):
     return proj
 
 
+SCORE_NOTE = ("Identity Score (bypassed: select it and press Ctrl+B to turn it on) scores each image against the "
+              "reference face: the cosine similarity of their face embeddings, 1 = the same face direction. It "
+              "runs face analysis once more per image.")
+
+
+def score(g, fa, images, col, level=None, bypassed=True, face="largest", preview_order="batch order", **refs):
+    """An InstantID Identity Score on ``images`` (a (node, slot) pair) against ``refs`` (input name -> node)."""
+    node = g.add("InstantIDPrecision_IdentityScore", col=col, level=level, face=face, preview_order=preview_order)
+    g.link(fa, 0, node, "face_analysis")
+    g.link(images[0], images[1], node, "images")
+    for name, src in refs.items():
+        g.link(src, 0, node, name)
+    if bypassed:
+        node["mode"] = BYPASSED
+    return node
+
+
 def finish(g, ckpt, model, positive, negative, lat, col):
     ks = g.add("KSampler", col=col, seed=42, steps=30, cfg=4.5, sampler_name="dpmpp_2m", scheduler="karras")
     g.link(model[0], model[1], ks, "model")
@@ -256,6 +275,7 @@ def finish(g, ckpt, model, positive, negative, lat, col):
     g.link(ckpt, 2, dec, "vae")
     save = g.add("SaveImage", col=col + 2, filename_prefix="InstantID")
     g.link(dec, 0, save, "images")
+    ks["_decoded"] = dec  # for the optional Identity Score (dropped when written)
     return ks
 
 
@@ -275,8 +295,9 @@ def basic_portrait(g):
     _, det = face(g, fa)
     proj = project(g, iid, det)
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
-    finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
-    g.note("Basic InstantID portrait from one face photo.\n\n" + models_note())
+    ks = finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
+    score(g, fa, (ks["_decoded"], 0), col=6, identity=proj)
+    g.note("Basic InstantID portrait from one face photo.\n\n" + SCORE_NOTE + "\n\n" + models_note())
 
 
 def pose_from_photo(g):
@@ -288,8 +309,10 @@ def pose_from_photo(g):
     g.link(pose_det, 0, kps, "faces")
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
     g.link(kps, 0, a, "image_kps")
-    finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
-    g.note("Identity from 'Face photo', head pose and position from 'Pose photo'.\n\n" + models_note())
+    ks = finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
+    score(g, fa, (ks["_decoded"], 0), col=6, identity=proj)
+    g.note("Identity from 'Face photo', head pose and position from 'Pose photo'.\n\n" + SCORE_NOTE + "\n\n" +
+           models_note())
 
 
 def pose_by_hand(g):
@@ -300,7 +323,8 @@ def pose_by_hand(g):
                 width=1016, height=1016)
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
     g.link(kps, 0, a, "image_kps")
-    finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
+    ks = finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
+    score(g, fa, (ks["_decoded"], 0), col=6, identity=proj)
     g.note("Identity from 'Face photo', head pose set by hand in 'Pose by hand' (no pose photo): pick a preset, or "
            "drag the five points on the node (left eye, right eye, nose, mouth corners); drag an empty spot to "
            "move the face, Shift-drag to turn it, mouse wheel or Alt-drag to size it. Keep its width/height equal "
@@ -330,9 +354,11 @@ def two_people(g):
     b = apply(g, a, (a, 1), (a, 2), cn, proj_b, lat, col=4)
     g.link(kps, 0, b, "image_kps")
     g.link(right, 0, b, "mask")
-    finish(g, ckpt, (b, 0), (b, 1), (b, 2), lat, col=5)
+    ks = finish(g, ckpt, (b, 0), (b, 1), (b, 2), lat, col=5)
+    score(g, fa, (ks["_decoded"], 0), col=7, face="best match", identity=proj_a, identity_2=proj_b)
     g.note("Two people: identity A on the left half, B on the right (masks), keypoints of both faces from a "
-           "two-person pose photo. Each Apply node adds its identity; the ControlNets chain.\n\n" + models_note())
+           "two-person pose photo. Each Apply node adds its identity; the ControlNets chain.\n\n" + SCORE_NOTE +
+           " Here it scores each person (A, B) on the face most like them.\n\n" + models_note())
 
 
 def split_with_second_controlnet(g):
@@ -357,8 +383,9 @@ def split_with_second_controlnet(g):
     g.link(inet, 1, extra, "negative")
     g.link(cn2, 0, extra, "control_net")
     g.link(hint, 0, extra, "image")
-    finish(g, ckpt, (attn, 0), (extra, 0), (extra, 1), lat, col=5)
-    g.note("The two halves of InstantID as separate nodes: identity attention on the model, IdentityNet on the "
+    ks = finish(g, ckpt, (attn, 0), (extra, 0), (extra, 1), lat, col=5)
+    score(g, fa, (ks["_decoded"], 0), col=7, identity=proj)
+    g.note(SCORE_NOTE + "\n\n" + "The two halves of InstantID as separate nodes: identity attention on the model, IdentityNet on the "
            "conditioning, followed by a second ControlNet that chains after IdentityNet. The second ControlNet "
            "needs its own SDXL ControlNet file (your choice, so no download is offered for it) and a preprocessed "
            "control image.\n\n" + models_note())
@@ -376,13 +403,15 @@ def multi_reference(g):
     g.link(batch, 0, det, "image")
     proj = project(g, iid, det, col=3, combine="instantx_multi_photo")
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=4)
-    finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=5)
+    ks = finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=5)
+    score(g, fa, (ks["_decoded"], 0), col=7, identity=proj)
     g.note("Several photos of the same person. Face Detect takes the largest face of each photo, and the Image "
            "Projection's combine mode 'instantx_multi_photo' feeds all their face embeddings to InstantID's "
            "resampler together, as one sequence, which is what InstantX's own pipeline does with several "
            "reference photos: one identity built from all of them, usually a steadier likeness than any single "
            "photo. (average / norm_average instead average the embeddings first.) Add more photos with more "
-           "Batch Images nodes (photos of different sizes are resized to the first).\n\n" + models_note())
+           "Batch Images nodes (photos of different sizes are resized to the first). " + SCORE_NOTE + " With several "
+           "photos it scores against their mean embedding.\n\n" + models_note())
 
 
 def cpu_low_vram(g):
@@ -394,12 +423,38 @@ def cpu_low_vram(g):
     proj = project(g, prec, det)
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
     ks = finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
+    score(g, fa, (ks["_decoded"], 0), col=6, identity=proj)
     ks["widgets_values"][2] = 20
     lat["widgets_values"][:2] = [896, 896]
     g.note("CPU-only or low-VRAM (8 GB) setup. Start ComfyUI with --cpu (no GPU) or --lowvram. The "
            "Precision/Offload node keeps InstantID's 1.7 GB adapter off the GPU and computes its embedding math "
            "in float32 on the CPU once; only ~20 MB of identity K/V reach the GPU. Its report shows where each "
-           "part runs.\n\n" + models_note())
+           "part runs.\n\n" + SCORE_NOTE + "\n\n" + models_note())
+
+
+def best_of_four(g):
+    ckpt, pos, neg, fa, iid, cn, lat = base(g)
+    lat["widgets_values"][2] = 4
+    _, det = face(g, fa)
+    proj = project(g, iid, det)
+    a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
+    ks = g.add("KSampler", col=4, seed=42, steps=30, cfg=4.5, sampler_name="dpmpp_2m", scheduler="karras")
+    for slot, name in ((0, "model"), (1, "positive"), (2, "negative")):
+        g.link(a, slot, ks, name)
+    g.link(lat, 0, ks, "latent_image")
+    dec = g.add("VAEDecode", col=5)
+    g.link(ks, 0, dec, "samples")
+    g.link(ckpt, 2, dec, "vae")
+    sc = score(g, fa, (dec, 0), col=6, bypassed=False, preview_order="best first", identity=proj)
+    save = g.add("SaveImage", "Best of four", col=7, filename_prefix="InstantID_best")
+    g.link(sc, 3, save, "images")
+    show = g.add("PreviewImage", "All four, best first", col=7)
+    g.link(sc, 4, show, "images")
+    g.note("Best of four: one queue makes 4 images of the same person (batch_size 4, different noise each), the "
+           "Identity Score measures how much each looks like the face photo (cosine similarity of the face "
+           "embeddings, 1 = the same face direction), saves the best one and previews all four best first with "
+           "their scores written on them. The table on the score node lists every image's score.\n\n" +
+           models_note())
 
 
 # ------------------------------------------------------------------------------------------- face regions
@@ -456,6 +511,7 @@ def stitch_and_save(g, img, dec, crop, col, prefix, **widgets):
     g.link(crop, 3, st, "crop_info")
     save = g.add("SaveImage", col=col + 1, level=st["pos"][1], filename_prefix=prefix)
     g.link(st, 0, save, "images")
+    return st
 
 
 def swap_base(g, title, image, **crop_kw):
@@ -475,6 +531,7 @@ def swap_base(g, title, image, **crop_kw):
     g.link(ckpt, 1, neg, "clip")
     dec = regenerate_crop(g, ckpt, (ckpt, 0), (pos, 0), (neg, 0), cn, proj, crop, col=3, denoise=0.9)
     stitch_and_save(g, target, dec, crop, col=7, prefix="InstantID_swap")
+    score(g, fa, (dec, 0), col=9, identity=proj)  # the regenerated face, at full crop resolution
 
 
 SWAP_KNOBS = (
@@ -526,6 +583,7 @@ def face_detailer(g):
     crop = face_crop(g, fa, first, col=6, on_no_face="pass through")
     dec = regenerate_crop(g, ckpt, (ckpt, 0), (pos, 0), (neg, 0), cn, proj, crop, col=8, denoise=0.45)
     stitch_and_save(g, first, dec, crop, col=12, prefix="InstantID_detailed", color_match="lab_mean_std")
+    score(g, fa, (dec, 0), col=14, identity=proj)  # the regenerated face, at full crop resolution
     g.note("Face detailer: a full-body SDXL image with InstantID, whose small face is then redone at full size. "
            "Face crop cuts the generated face out and scales it up to 1024 (the report says by how much), "
            "InstantID regenerates it at a moderate denoise (0.45: keeps the face's layout, adds detail and "
@@ -541,7 +599,8 @@ WORKFLOWS = {"instantid_basic_portrait": basic_portrait, "instantid_pose_from_ph
              "instantid_split_second_controlnet": split_with_second_controlnet,
              "instantid_multi_reference": multi_reference, "instantid_cpu_low_vram": cpu_low_vram,
              "instantid_face_swap": face_swap, "instantid_group_photo_one_face": group_photo,
-             "instantid_face_detailer": face_detailer}
+             "instantid_face_detailer": face_detailer,
+             "instantid_best_of_four": best_of_four}
 
 
 def main():

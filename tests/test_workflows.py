@@ -28,7 +28,7 @@ def test_there_are_workflows_for_each_use_case():
     assert {"instantid_basic_portrait", "instantid_pose_from_photo", "instantid_pose_by_hand",
             "instantid_two_people_masks", "instantid_split_second_controlnet", "instantid_multi_reference",
             "instantid_cpu_low_vram", "instantid_face_swap", "instantid_group_photo_one_face",
-            "instantid_face_detailer"} <= names
+            "instantid_face_detailer", "instantid_best_of_four"} <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -195,6 +195,25 @@ def test_pose_by_hand_feeds_the_manual_keypoints_at_the_latent_size():
     [(target, slot)] = [(l[3], l[4]) for l in wf["links"] if l[1] == manual["id"]]
     assert nodes[target]["type"] == "InstantIDPrecision_Apply" and nodes[target]["inputs"][slot]["name"] == "image_kps"
     assert not any(n["type"] == "LoadImage" and "pose" in n.get("title", "").lower() for n in nodes.values())
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_every_workflow_has_an_identity_score_bypassed_unless_it_chooses(path):
+    wf = load(path)
+    [score] = [n for n in wf["nodes"] if n["type"] == "InstantIDPrecision_IdentityScore"]
+    links = {l[0]: l for l in wf["links"]}
+    sources = {i["name"]: next(n["type"] for n in wf["nodes"] if n["id"] == links[i["link"]][1])
+               for i in score["inputs"] if i["link"] is not None}
+    assert sources["images"] == "VAEDecode" and sources["identity"] == "InstantIDPrecision_ImageProjection"
+    if path.stem == "instantid_best_of_four":
+        assert score["mode"] == 0 and any(n["type"] == "EmptyLatentImage" and n["widgets_values"][2] == 4
+                                          for n in wf["nodes"])
+        used = {links[l][2] for o in score["outputs"] for l in o["links"]}
+        assert used == {3, 4}  # best_image saved, preview (best first) shown
+    else:
+        assert score["mode"] == 4  # bypassed: a first run does not pay for it
+    if "two_people" in path.stem:
+        assert "identity_2" in sources
 
 
 @pytest.fixture(scope="module")

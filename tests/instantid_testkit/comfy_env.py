@@ -55,7 +55,8 @@ def comfy_env(tmp_root: Path) -> ComfyEnv:
     boot = cs.bootstrap_comfy(argv=("--cpu",))
     cs.register_tiny_sdxl()
     models = tmp_root / "models"
-    dirs = cs.use_model_dir(str(models), folders=("checkpoints", "controlnet", "instantid", "insightface"))
+    dirs = cs.use_model_dir(str(models), folders=("checkpoints", "controlnet", "instantid", "insightface",
+                                                          "instantid_identities"))
     io = cs.set_io_dirs(str(tmp_root))
     cs.write_tiny_checkpoint(f"{dirs['checkpoints']}/tiny_sdxl.safetensors")  # fp16, like real SDXL files
     cs.write_tiny_controlnet(f"{dirs['controlnet']}/tiny_identitynet.safetensors")

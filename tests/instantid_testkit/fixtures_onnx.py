@@ -121,6 +121,25 @@ def draw_face(canvas: np.ndarray, x: int, y: int, side: int, seed: int) -> None:
     canvas[y:y + side, x:x + side] = np.kron(blocks, np.ones((side // 4, side // 4, 1), np.uint8))
 
 
+def draw_contrast_face(canvas: np.ndarray, x: int, y: int, side: int, seed: int, symmetric: bool = False,
+                       low: int = 40, asymmetry: int = 0) -> None:
+    """A face the tiny recognizer can tell apart from others: blocks 40..255 instead of 160..255.
+
+    What the tiny recognizer distinguishes: it is linear in the 4x4 colour grid of the aligned 112x112 crop, so
+    two faces differ only as much as their block colours do. draw_face's all-bright blocks share a large common
+    part and any two of them score ~0.9 against each other; with blocks from 40 (still bright enough on average
+    for the detector) two different faces score about -0.1..0.45. It has no learned invariance: a mirrored face
+    is a different grid, so ``symmetric`` mirrors the block columns like a face's halves (a flipped symmetric
+    face is the same face) and ``asymmetry`` adds up to that much per-block difference between the halves."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(low, 256, size=(4, 4, 3)).astype(np.int32)
+    if symmetric:
+        blocks[:, 2:] = blocks[:, 1::-1]
+        blocks += rng.integers(-asymmetry, asymmetry + 1, size=blocks.shape)
+    blocks = np.clip(blocks, 0, 255).astype(np.uint8)
+    canvas[y:y + side, x:x + side] = np.kron(blocks, np.ones((side // 4, side // 4, 1), np.uint8))
+
+
 def face_brightness(canvas: np.ndarray, x: int, y: int, side: int) -> float:
     return float(canvas[y:y + side, x:x + side].mean() / 255.0)
 
