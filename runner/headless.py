@@ -53,6 +53,29 @@ def load_workflow(path: Path, definitions: Optional[dict] = None, say: Callable[
     return data
 
 
+def is_api_prompt(data) -> bool:
+    """An API-format prompt ({node id: {"class_type", "inputs"}}), as 'Export (API)' saves it."""
+    return isinstance(data, dict) and bool(data) and all(
+        isinstance(n, dict) and "class_type" in n and "inputs" in n for n in data.values())
+
+
+def workflow_to_api(data: dict, definitions: dict, say: Callable[[str], None] = print, name: str = "workflow") -> dict:
+    """API prompt of a workflow already read from JSON: API format as is, UI format converted (cubiq's nodes
+    migrated first)."""
+    if is_api_prompt(data):
+        return {str(k): v for k, v in data.items()}
+    if not isinstance(data, dict) or "nodes" not in data:
+        raise RunnerError(f"{name} is neither a UI-format workflow (no 'nodes') nor an API-format prompt")
+    if needs_migration(data):
+        result = migrate_workflow(data, definitions)
+        say(migration_report_text(result))
+        data = result.workflow
+    try:
+        return ui_to_api(data, {k: d["input"] for k, d in definitions.items()})
+    except ValueError as exc:
+        raise RunnerError(f"{name}: {exc}") from exc
+
+
 def _titled(api: dict, class_type: str, word: str) -> List[str]:
     return [nid for nid, n in api.items() if n["class_type"] == class_type
             and word in n.get("_meta", {}).get("title", "").lower()]
@@ -60,6 +83,25 @@ def _titled(api: dict, class_type: str, word: str) -> List[str]:
 
 def _of_class(api: dict, *class_types: str) -> List[str]:
     return [nid for nid, n in api.items() if n["class_type"] in class_types]
+
+
+def check_image(data: bytes, path) -> None:
+    """Refuses bytes that are not an image PIL can read (header and structure only)."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise RunnerError(f"{path} is not an image PIL can read ({exc}); pass a .png or .jpg photo") from exc
+
+
+def staged_name(path, data: bytes) -> str:
+    """The name a photo gets in ComfyUI's input folder: its content hash, so that the same photo is the same
+    LoadImage input (and ComfyUI's cache stays warm) whatever it was called, here or on a server."""
+    suffix = Path(path).suffix.lower()
+    return f"instantid_{hashlib.sha1(data).hexdigest()[:12]}{suffix if suffix in IMAGE_SUFFIXES else '.png'}"
 
 
 class Staging:
@@ -70,19 +112,13 @@ class Staging:
 
     def add(self, path: str) -> str:
         import folder_paths
-        from PIL import Image, UnidentifiedImageError
 
         src = Path(path)
         if not src.is_file():
             raise RunnerError(f"image not found: {path}")
-        try:
-            with Image.open(src) as img:
-                img.verify()  # reads the header and structure only; refuses anything that is not an image
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise RunnerError(f"{path} is not an image PIL can read ({exc}); pass a .png or .jpg photo") from exc
-        digest = hashlib.sha1(src.read_bytes()).hexdigest()[:12]
-        suffix = src.suffix.lower() if src.suffix.lower() in IMAGE_SUFFIXES else ".png"
-        name = f"instantid_{digest}{suffix}"
+        data = src.read_bytes()
+        check_image(data, path)
+        name = staged_name(path, data)
         target = os.path.join(folder_paths.get_input_directory(), name)
         if not os.path.exists(target):
             shutil.copyfile(src, target)
