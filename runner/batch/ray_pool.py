@@ -43,10 +43,11 @@ class ComfyActor:
                                   name=f"ray:{os.uname().nodename}:{os.getpid()}")
 
     def __call__(self, batch: dict) -> dict:
+        import json
+
         import numpy as np
         out = {"job": [], "images": [], "error": [], "seconds": [], "score": [], "worker": []}
         for job_json, names, blobs in zip(batch["job"], batch["file_names"], batch["file_bytes"]):
-            import json
             job = Job.from_dict(json.loads(job_json))
             files = dict(zip(list(names), list(blobs)))
             outcome = self.worker.run(job, read=lambda path: files[path])
@@ -56,8 +57,16 @@ class ComfyActor:
             out["seconds"].append(outcome.seconds)
             out["score"].append(np.nan if outcome.score is None else outcome.score)
             out["worker"].append(outcome.worker)
-        return {k: (np.array(v, dtype=object) if k in ("images", "job", "error", "worker") else np.array(v))
-                for k, v in out.items()}
+        return {k: (_objects(v) if k in ("images", "job", "error", "worker") else np.array(v)) for k, v in out.items()}
+
+
+def _objects(values: list):
+    """A 1-D object column (np.array would turn a list of one-image lists into a 2-D array)."""
+    import numpy as np
+    column = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        column[i] = v
+    return column
 
 
 def _item(job: Job) -> dict:
