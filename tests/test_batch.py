@@ -393,3 +393,13 @@ def test_ray_two_actors_one_killed_mid_batch_make_the_same_images(env, reference
         assert comparable(results(out)) == comparable(results(reference["out"]))
     finally:
         ray.shutdown()
+
+
+def test_cli_says_what_to_give_and_exits_2(tmp_path, capsys):
+    from runner.cli import main
+    assert main(["batch", "--out", str(tmp_path / "o")]) == 2
+    assert "give a manifest, or --faces DIR --prompts FILE" in capsys.readouterr().err
+    bad = tmp_path / "m.txt"
+    bad.write_text("face\n")
+    assert main(["batch", str(bad)]) == 2
+    assert "a manifest is a .csv, .tsv or .jsonl file" in capsys.readouterr().err

@@ -2,9 +2,9 @@
 keeps a pool of actors, each with one ComfyUI started in-process and its models loaded once (one actor per GPU,
 or per CPU worker), and the rows stream back to this process, which writes them into the same results.jsonl.
 
-Fault tolerance is Ray's: an actor that dies is restarted and its row retried (Ray Data's actor-pool defaults;
-``max_task_retries`` bounds it here so one row that kills its actor every time cannot loop forever). A row's
-own failure (no face…) is a result, not a crash. Photos travel with the rows (bytes), so nodes need no shared
+Fault tolerance is Ray's: an actor that dies is restarted and its rows retried (Ray Data's actor-pool defaults,
+max_restarts=-1 and max_task_retries=-1). A row's own failure (no face…) is a result, not a crash, so only a
+dead process is retried. Photos travel with the rows (bytes), so nodes need no shared
 folder; every node needs ComfyUI and this pack (at --comfyui / $COMFYUI_PATH / the ComfyUI the pack is in).
 `ray` is imported only here, only with --ray."""
 from __future__ import annotations
@@ -18,7 +18,6 @@ from runner.batch.manifest import Job
 from runner.batch.prompts import Outcome
 
 PACK = Path(__file__).resolve().parents[2]
-TASK_RETRIES = 3
 
 
 class ComfyActor:
@@ -108,8 +107,7 @@ class RayExecutor:
         ds = ds.map_batches(ComfyActor, batch_size=1, concurrency=actors, num_gpus=gpus or None, num_cpus=self.cpus,
                             fn_constructor_kwargs=dict(comfy_root=self.comfy_root, comfy_args=self.comfy_args,
                                                        workflow=self.workflow, workflow_name=self.workflow_name,
-                                                       options=self.options, threads=threads),
-                            max_restarts=-1, max_task_retries=TASK_RETRIES)
+                                                       options=self.options, threads=threads))
         by_output = {j.output: j for j in jobs}
         for row in ds.iter_rows():
             job = by_output[json.loads(row["job"])["output"]]
