@@ -29,7 +29,7 @@ def add_parser(sub, pack: Path) -> None:
     b.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
                    help="another folder photos may come from (default: the manifest's folder or --faces only)")
     for name in ("checkpoint", "controlnet", "adapter"):
-        b.add_argument(f"--{name}", help=f"as for `run`, for every row")
+        b.add_argument(f"--{name}", help="as for `run`, for every row")
     for name in ("width", "height", "steps"):
         b.add_argument(f"--{name}", type=int, help="for every row without its own")
     b.add_argument("--set", action="append", default=[], metavar="'TITLE.input=value'",
@@ -88,6 +88,11 @@ def main_batch(opts, pack: Path, comfy_root: Optional[Path], comfy_args: list,
             print(str(exc), file=sys.stderr)
             return 2
     elif opts.ray is not None:
+        try:
+            import ray  # noqa: F401  (an optional extra)
+        except ImportError:
+            print('--ray needs Ray: pip install "ray[data]"', file=sys.stderr)
+            return 2
         from runner.batch.ray_pool import RayExecutor
         executor = RayExecutor(opts.ray or None, workflow, name, options, comfy_root=comfy_root,
                                comfy_args=comfy_args, actors=opts.ray_actors, gpus=opts.ray_gpus_per_actor,
