@@ -1,4 +1,4 @@
-"""`python <pack folder> run|doctor|download|migrate …`: the command line. ComfyUI is found via --comfyui,
+"""`python <pack folder> run|batch|doctor|download|migrate …`: the command line. ComfyUI is found via --comfyui,
 $COMFYUI_PATH, or the ComfyUI whose custom_nodes folder holds this pack, and started in-process when needed."""
 from __future__ import annotations
 
@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                            "CreativeML Open RAIL++-M), never fetched unless asked for")
     down.add_argument("--to", help="a ComfyUI models folder (default: ComfyUI's configured folders, "
                                    "extra_model_paths.yaml included)")
+    from runner.batch.cli import add_parser as add_batch_parser
+    add_batch_parser(sub, PACK)
     mig = sub.add_parser("migrate", help="convert a workflow made with cubiq's ComfyUI_InstantID to this pack")
     mig.add_argument("source", help="workflow JSON using cubiq's nodes")
     mig.add_argument("target", help="where to write the converted workflow")
@@ -92,6 +94,8 @@ def main(argv=None) -> int:
                             verify_sha256=opts.sha256)
         print(report.text())
         return 0 if report.ok else 1
+    if opts.command == "batch":  # boots ComfyUI only when rows run in this process
+        return _batch(opts, comfy_root)
     if comfy_root is None:
         print("ComfyUI not found: install this pack in ComfyUI/custom_nodes/, or pass --comfyui DIR "
               "(or set COMFYUI_PATH)", file=sys.stderr)
@@ -108,6 +112,18 @@ def main(argv=None) -> int:
     if opts.command == "migrate":
         return _migrate(opts)
     return _doctor(opts)
+
+
+def _batch(opts, comfy_root) -> int:
+    from runner.batch.cli import main_batch
+    comfy_args = opts.comfy_args.split() if opts.comfy_args is not None else default_comfy_args()
+
+    def boot():
+        from runner.boot import boot_comfy, loaded_pack
+        boot_comfy(comfy_root, comfy_args, custom_nodes=True)
+        loaded_pack(PACK)
+
+    return main_batch(opts, PACK, comfy_root, comfy_args, boot)
 
 
 def _run(opts) -> int:

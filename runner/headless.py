@@ -58,6 +58,29 @@ def load_workflow(path: Path, definitions: Optional[dict] = None, say: Callable[
     return data
 
 
+def is_api_prompt(data) -> bool:
+    """An API-format prompt ({node id: {"class_type", "inputs"}}), as 'Export (API)' saves it."""
+    return isinstance(data, dict) and bool(data) and all(
+        isinstance(n, dict) and "class_type" in n and "inputs" in n for n in data.values())
+
+
+def workflow_to_api(data: dict, definitions: dict, say: Callable[[str], None] = print, name: str = "workflow") -> dict:
+    """API prompt of a workflow already read from JSON: API format as is, UI format converted (cubiq's nodes
+    migrated first)."""
+    if is_api_prompt(data):
+        return {str(k): v for k, v in data.items()}
+    if not isinstance(data, dict) or "nodes" not in data:
+        raise RunnerError(f"{name} is neither a UI-format workflow (no 'nodes') nor an API-format prompt")
+    if needs_migration(data):
+        result = migrate_workflow(data, definitions)
+        say(migration_report_text(result))
+        data = result.workflow
+    try:
+        return ui_to_api(data, {k: d["input"] for k, d in definitions.items()})
+    except ValueError as exc:
+        raise RunnerError(f"{name}: {exc}") from exc
+
+
 def _titled(api: dict, class_type: str, word: str) -> List[str]:
     return [nid for nid, n in api.items() if n["class_type"] == class_type
             and word in n.get("_meta", {}).get("title", "").lower()]
@@ -65,6 +88,12 @@ def _titled(api: dict, class_type: str, word: str) -> List[str]:
 
 def _of_class(api: dict, *class_types: str) -> List[str]:
     return [nid for nid, n in api.items() if n["class_type"] in class_types]
+
+
+def staged_name(png: bytes) -> str:
+    """The name a photo gets in ComfyUI's input folder: the hash of its decoded PNG, so that the same photo is the
+    same LoadImage input (and ComfyUI's cache stays warm) whatever it was called, here, on a server or on Ray."""
+    return f"instantid_{hashlib.sha1(png).hexdigest()[:12]}.png"
 
 
 class Staging:
@@ -77,8 +106,8 @@ class Staging:
     def add(self, path: str) -> str:
         import folder_paths
 
-        png = _decoded_png(Path(path))
-        name = f"instantid_{hashlib.sha1(png).hexdigest()[:12]}.png"
+        png = decoded_png(Path(path))
+        name = staged_name(png)
         target = os.path.join(folder_paths.get_input_directory(), name)
         if not os.path.exists(target):
             self.created.append(target)
@@ -116,7 +145,7 @@ class Staging:
         self.created.clear()
 
 
-def _decoded_png(src: Path) -> bytes:
+def decoded_png(src: Path) -> bytes:
     """The photo's first frame, turned upright as its EXIF says (as LoadImage would), encoded as PNG."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 

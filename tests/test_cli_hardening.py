@@ -19,7 +19,7 @@ from hub_server import HubServer
 from instantid_core.files.model_catalog import ADAPTER, ModelFile, pack_folder_for_command
 from runner import cli
 from runner.arg_checks import join_comfy_args
-from runner.headless import MAX_PHOTO_BYTES, RunnerError, _decoded_png, console_listener, printable
+from runner.headless import MAX_PHOTO_BYTES, RunnerError, decoded_png, console_listener, printable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,7 +132,7 @@ def test_a_photo_is_staged_as_its_decoded_image_without_trailing_bytes(tmp_path)
     pixels = np.random.default_rng(0).integers(0, 255, (40, 30, 3), dtype=np.uint8)
     photo = tmp_path / "me.png"
     photo.write_bytes(_png(pixels) + b"\0" * 2**20)  # 1 MB after the image data
-    staged = _decoded_png(photo)
+    staged = decoded_png(photo)
     assert len(staged) < 2**16
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(staged))), pixels)
 
@@ -143,7 +143,7 @@ def test_a_photo_file_beyond_the_size_limit_is_refused_unread(tmp_path):
     with open(photo, "r+b") as f:
         f.truncate(MAX_PHOTO_BYTES + 1)  # sparse: gigabytes of trailing bytes cost no disk here
     with pytest.raises(RunnerError, match="more than a photo"):
-        _decoded_png(photo)
+        decoded_png(photo)
 
 
 def test_a_photo_is_staged_upright_as_its_exif_orientation_says(tmp_path):
@@ -153,7 +153,7 @@ def test_a_photo_is_staged_upright_as_its_exif_orientation_says(tmp_path):
     exif[0x0112] = 6  # rotate 90° clockwise to display
     photo = tmp_path / "phone.jpg"
     photo.write_bytes(_png(pixels, format="JPEG", exif=exif.tobytes()))
-    assert Image.open(io.BytesIO(_decoded_png(photo))).size == (20, 10)
+    assert Image.open(io.BytesIO(decoded_png(photo))).size == (20, 10)
 
 
 # --- terminal output ---------------------------------------------------------------------------------------------
