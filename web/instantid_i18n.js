@@ -10,9 +10,13 @@
 // be several joined with +); {name} in the text is replaced by params.name.
 const NAMESPACE = "instantidPrecision";
 
+let i18n = null; // the app's global properties once found (the faces list asks on every canvas draw)
+
 function frontendI18n() {
+  if (i18n) return i18n;
   const props = document.querySelector("[data-v-app]")?.__vue_app__?.config?.globalProperties;
-  return typeof props?.$t === "function" && typeof props?.$te === "function" ? props : null;
+  if (typeof props?.$t === "function" && typeof props?.$te === "function") i18n = props;
+  return i18n;
 }
 
 function fill(text, params) {
@@ -20,10 +24,10 @@ function fill(text, params) {
 }
 
 export function t(key, english, params) {
-  const i18n = frontendI18n();
+  const frontend = frontendI18n();
   const full = `${NAMESPACE}.${key}`;
   try {
-    if (i18n?.$te(full)) return i18n.$t(full, params ?? {});
+    if (frontend?.$te(full)) return frontend.$t(full, params ?? {});
   } catch (err) {
     console.debug("[InstantID] translation failed, using English:", full, err);
   }
