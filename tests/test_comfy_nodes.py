@@ -31,21 +31,18 @@ def spy(env, monkeypatch):
     return calls
 
 
-def test_pack_loads_through_comfyui_loader_fast(env):
+def test_pack_loads_through_comfyui_loader(env):
+    """ComfyUI's own loader registers every node of the pack. (Its import time is printed, not asserted: timings
+    belong to benchmarks; tests/test_locales.py holds every input and output to a tooltip.)"""
     import nodes
-    ours = {"InstantIDPrecision_FaceAnalysisLoader", "InstantIDPrecision_FaceDetect", "InstantIDPrecision_FaceKeypoints", "InstantIDPrecision_ModelLoader",
-            "InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection", "InstantIDPrecision_ApplyAttention",
-            "InstantIDPrecision_ApplyIdentityNet", "InstantIDPrecision_Apply", "InstantIDPrecision_ApplyAllInOne", "InstantIDPrecision_ModelDoctor"}
+    ours = {"InstantIDPrecision_FaceAnalysisLoader", "InstantIDPrecision_FaceDetect", "InstantIDPrecision_FaceKeypoints",
+            "InstantIDPrecision_ModelLoader", "InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection",
+            "InstantIDPrecision_ApplyAttention", "InstantIDPrecision_ApplyIdentityNet", "InstantIDPrecision_Apply",
+            "InstantIDPrecision_ApplyAllInOne", "InstantIDPrecision_ModelDoctor", "InstantIDPrecision_ManualKeypoints",
+            "InstantIDPrecision_FaceCrop", "InstantIDPrecision_FaceStitch", "InstantIDPrecision_IdentityScore",
+            "InstantIDPrecision_SaveIdentity", "InstantIDPrecision_LoadIdentity"}
     assert ours <= set(nodes.NODE_CLASS_MAPPINGS)
     print(f"pack import time {env.import_seconds:.3f} s")
-    assert env.import_seconds < 0.5
-    for name in ours:  # every input has a tooltip
-        spec = nodes.NODE_CLASS_MAPPINGS[name].INPUT_TYPES()
-        for section in spec.values():
-            for inp, (kind, *opts) in section.items():
-                assert opts and opts[0].get("tooltip") or kind in ("MODEL", "CONDITIONING", "VAE", "INSTANTID_PRECISION_IDENTITY",
-                                                                   "INSTANTID_PRECISION_FACES", "INSTANTID_PRECISION_FACE_ANALYSIS",
-                                                                   "INSTANTID_PRECISION_MODEL"), (name, inp)
 
 
 def test_full_chain_patches_every_layer_and_feeds_identitynet(env, spy, monkeypatch):
