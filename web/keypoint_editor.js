@@ -117,7 +117,9 @@ function setValue(node, name, v) {
 
 function changed(node) {
   node.graph?.change?.(); // the workflow is marked modified and the change is undoable
-  app.extensionManager?.workflow?.activeWorkflow?.changeTracker?.checkState?.();
+  const tracker = app.extensionManager?.workflow?.activeWorkflow?.changeTracker;
+  if (typeof tracker?.captureCanvasState === "function") tracker.captureCanvasState(); // newer frontends
+  else tracker?.checkState?.();
   node.setDirtyCanvas?.(true, true);
   node[EDITOR]?.redraw();
 }
