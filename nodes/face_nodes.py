@@ -11,7 +11,6 @@ from ..instantid_core.errors import AntelopeFilesError, InputValueError
 from ..instantid_core.faces.face_analysis import (FACE_SELECTION_MODES, PROVIDER_CHOICES, FaceAnalyzer, ImageFaces,
                                             order_faces, select_face, to_rgb_uint8)
 from ..instantid_core.compute.keypoints import keypoint_image
-from ..instantid_core.files.identity_file import pixel_sha256
 from ..instantid_core.files.model_catalog import ANTELOPEV2, download_command
 from .comfy_glue import layer_progress
 from .folders import insightface_roots
@@ -82,6 +81,7 @@ def detect_faces(face_analysis: FaceAnalyzer, image: torch.Tensor, selection: st
     for i, img in enumerate(image):
         results.append(face_analysis.analyze(img.cpu().numpy()))
         step(i + 1, len(image))
+    from ..instantid_core.files.identity_file import pixel_sha256  # on first use: keeps the pack's start-up fast
     kept = []
     hashes = tuple(pixel_sha256(to_rgb_uint8(img)) for img in image)  # what a saved identity records
     for i, faces in enumerate(results):

@@ -1,4 +1,5 @@
-"""Save a person's identity (face embeddings + keypoints, never the photos) and load it without face analysis."""
+"""Save a person's identity (face embeddings + keypoints, never the photos) and load it without face analysis.
+The file-format module is imported on first use, not when ComfyUI imports the pack (start-up stays fast)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,6 @@ import folder_paths
 
 from ..instantid_core.compute.identity import COMBINE_MODES
 from ..instantid_core.errors import IdentityFileError
-from ..instantid_core.files.identity_file import load_identity, save_identity
 from .folders import IDENTITIES, identities_save_folder
 from .node_base import InstantIDNode
 from .values import FACES, FacesResult
@@ -43,6 +43,7 @@ class InstantIDSaveIdentity(InstantIDNode):
     OUTPUT_NODE = True
 
     def save(self, faces: FacesResult, name, combine, if_exists):
+        from ..instantid_core.files.identity_file import load_identity, save_identity
         path = save_identity(identities_save_folder(), name, faces.images, combine, faces.photo_sha256,
                              overwrite=if_exists == "overwrite")
         saved = load_identity(path)  # read back: the report shows exactly what the loader will see
@@ -86,6 +87,7 @@ class InstantIDLoadIdentity(InstantIDNode):
             raise IdentityFileError(f"'{identity_file}' is not in any instantid_identities folder "
                                     f"({folder_paths.get_folder_paths(IDENTITIES)}); save it with 'InstantID Save "
                                     "Identity' or put the file there and press 'Refresh'")
+        from ..instantid_core.files.identity_file import load_identity
         saved = load_identity(path)
         faces = FacesResult(list(saved.images), saved.photo_sha256, (saved.name, saved.combine))
         text = saved.summary()

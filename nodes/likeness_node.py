@@ -1,4 +1,6 @@
-"""InstantID Identity Score: how much each generated image looks like the reference person (FaceSim)."""
+"""InstantID Identity Score: how much each generated image looks like the reference person (FaceSim).
+
+The core module is imported when the node is first used, not when ComfyUI imports the pack (start-up stays fast)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +8,6 @@ import torch
 
 from ..instantid_core.errors import InputValueError
 from ..instantid_core.faces.face_analysis import to_rgb_uint8
-from ..instantid_core.faces.likeness import (FACE_CHOICES, NO_FACE_CHOICES, ScoreTable, draw_scores,
-                                             references_from_embeddings, references_from_faces,
-                                             require_finite_images, score_images)
 from .comfy_glue import layer_progress
 from .node_base import InstantIDNode
 from .values import FACE_ANALYSIS, FACES, IDENTITY, FacesResult, Identity
@@ -19,6 +18,7 @@ REFERENCE_INPUTS = ("faces", "identity", "faces_2", "identity_2")
 
 def references(**connected) -> list:
     """Every connected reference input, in REFERENCE_INPUTS order; each is one person or several."""
+    from ..instantid_core.faces.likeness import references_from_faces
     refs = []
     for name in REFERENCE_INPUTS:
         value = connected.get(name)
@@ -34,14 +34,15 @@ def references(**connected) -> list:
 
 
 def _identity_references(identity: Identity, name: str) -> list:
+    from ..instantid_core.faces.likeness import references_from_embeddings
     if identity.embeddings is None:
         raise InputValueError("this identity carries no face embeddings to compare with; connect the Face "
                               "Detect (or Load Identity) output to 'faces' instead", name)
     return references_from_embeddings(identity.embeddings.numpy(), identity.combine, name)
 
 
-def score_batch(face_analysis, images: torch.Tensor, refs, face="largest", face_index=0,
-                on_no_face="score 0") -> ScoreTable:
+def score_batch(face_analysis, images: torch.Tensor, refs, face="largest", face_index=0, on_no_face="score 0"):
+    from ..instantid_core.faces.likeness import require_finite_images, score_images
     if images.dim() != 4 or images.shape[0] == 0:
         raise InputValueError(f"expected a batch of images [B, H, W, C], got shape {tuple(images.shape)}", "images")
     require_finite_images(images.detach().cpu().float().numpy(), "images")
@@ -53,7 +54,8 @@ def score_batch(face_analysis, images: torch.Tensor, refs, face="largest", face_
     return score_images(refs, found, face, face_index, on_no_face)
 
 
-def preview(images: torch.Tensor, table: ScoreTable, order) -> torch.Tensor:
+def preview(images: torch.Tensor, table, order) -> torch.Tensor:
+    from ..instantid_core.faces.likeness import draw_scores
     out = [draw_scores(to_rgb_uint8(images[i]), table.images[i], table.references) for i in order]
     return torch.from_numpy(np.stack(out).astype(np.float32) / 255.0)
 
@@ -68,6 +70,7 @@ class InstantIDIdentityScore(InstantIDNode):
 
     @classmethod
     def INPUT_TYPES(cls):
+        from ..instantid_core.faces.likeness import FACE_CHOICES, NO_FACE_CHOICES
         return {"required": {
             "face_analysis": (FACE_ANALYSIS, {"tooltip": "From 'InstantID Face Analysis' (the same one the "
                               "reference used: reusing it costs no model load)."}),
