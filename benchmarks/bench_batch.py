@@ -150,23 +150,22 @@ def main():
     parser.add_argument("--rows-per-person", type=int, default=3)
     parser.add_argument("--no-ray", action="store_true")
     args = parser.parse_args()
-    if not os.environ.get("COMFYUI_PATH"):
-        print("SKIPPED: set COMFYUI_PATH=/path/to/ComfyUI")
-        print("RESULT batch vs run: skipped (no ComfyUI)")
-        return
+    if not os.environ.get("COMFYUI_PATH") or _common.comfy_or_skip("batch vs run") is None:
+        return  # the tiny models are written with ComfyUI's own code: booted here (--cpu) only for that
     cores = os.cpu_count()
     tmp = Path(os.environ.get("BENCH_TMP") or tempfile.mkdtemp(prefix="bench_batch_"))
     tmp.mkdir(parents=True, exist_ok=True)
     base = make_base(tmp)
     manifest = make_rows(tmp, args.rows_per_person)
     n = len(rows_of(manifest))
+    print(f"{n} rows, {cores} CPU cores, tiny models, 64x64, 2 steps", flush=True)
     a = bench_batch_cli(base, manifest, tmp)
+    print(f"  A batch (one process, boot included):       {a:7.1f} s  {a / n:6.2f} s/image", flush=True)
     b = bench_run_per_row(base, manifest, tmp)
+    print(f"  B run, one process per row:                 {b:7.1f} s  {b / n:6.2f} s/image", flush=True)
     c = bench_in_process_per_row(base, manifest, tmp)
-    print(f"{n} rows, {cores} CPU cores, tiny models, 64x64, 2 steps")
-    print(f"  A batch (one process, boot included):       {a:7.1f} s  {a / n:6.2f} s/image")
-    print(f"  B run, one process per row:                 {b:7.1f} s  {b / n:6.2f} s/image")
-    print(f"  C run_workflow per row, one booted process: {c:7.1f} s  {c / n:6.2f} s/image (boot excluded)")
+    print(f"  C run_workflow per row, one booted process: {c:7.1f} s  {c / n:6.2f} s/image (boot excluded)",
+          flush=True)
     result = f"RESULT batch per-image cost = {a / b:.2f}x of `run` per row (B), {a / c:.2f}x of C"
     try:
         import ray  # noqa: F401
