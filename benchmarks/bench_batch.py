@@ -13,7 +13,6 @@ machine's core count.
     COMFYUI_PATH=/path/to/ComfyUI python benchmarks/bench_batch.py [--rows-per-person 3] [--no-ray]
 """
 import argparse
-import json
 import os
 import resource
 import shutil
