@@ -192,12 +192,15 @@ def _download(download, opts, folders, search=None) -> int:
 def _migrate(opts) -> int:
     from instantid_core.workflow_formats.cubiq_workflows import migrate_workflow, migration_report_text
     from runner.headless import node_definitions
+    from instantid_core.errors import CubiqMigrationError
     try:
         source = json.loads(Path(opts.source).read_text())
-    except (OSError, ValueError) as exc:
-        print(f"cannot read {opts.source}: {exc}", file=sys.stderr)
+        result = migrate_workflow(source, node_definitions())
+    except (OSError, ValueError, RecursionError) as exc:  # CubiqMigrationError is a ValueError
+        reason = "nested too deeply to be a workflow" if isinstance(exc, RecursionError) else exc
+        print(f"cannot {'convert' if isinstance(exc, CubiqMigrationError) else 'read'} {opts.source}: {reason}",
+              file=sys.stderr)
         return 2
-    result = migrate_workflow(source, node_definitions())
     Path(opts.target).write_text(json.dumps(result.workflow, indent=2))
     print(migration_report_text(result))
     print(f"wrote {Path(opts.target).resolve()}")

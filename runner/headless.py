@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
+from instantid_core.errors import CubiqMigrationError
 from instantid_core.workflow_formats.cubiq_workflows import migrate_workflow, migration_report_text, needs_migration
 from instantid_core.workflow_formats.widget_specs import node_definition
 from runner.executor import PromptError, PromptRunner
@@ -47,12 +48,15 @@ def load_workflow(path: Path, definitions: Optional[dict] = None, say: Callable[
     """Read a UI-format workflow; one of cubiq's InstantID workflows is converted to this pack's nodes."""
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise RunnerError(f"cannot read workflow {path}: {exc}") from exc
     if not isinstance(data, dict) or "nodes" not in data:
         raise RunnerError(f"{path} is not a UI-format workflow (no 'nodes'); save it from ComfyUI with 'Save'")
     if needs_migration(data):
-        result = migrate_workflow(data, definitions if definitions is not None else node_definitions())
+        try:
+            result = migrate_workflow(data, definitions if definitions is not None else node_definitions())
+        except CubiqMigrationError as exc:
+            raise RunnerError(f"cannot convert {path}: {exc}") from exc
         say(migration_report_text(result))
         data = result.workflow
     return data

@@ -68,6 +68,21 @@ def test_run_checks_its_files_and_output_before_comfyui_starts(no_boot, capsys, 
     _fails_before_boot(capsys, ["doctor", "--models", str(blocker)], "is not a folder")
 
 
+def test_a_workflow_nested_too_deeply_is_refused_in_words(capsys, tmp_path):
+    from argparse import Namespace
+    from runner.headless import load_workflow
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"nodes": ' + "[" * 10_000 + "]" * 10_000 + "}")
+    assert cli._migrate(Namespace(source=str(deep), target=str(tmp_path / "out.json"))) == 2
+    assert "nested too deeply" in capsys.readouterr().err
+    with pytest.raises(RunnerError, match="cannot read workflow"):
+        load_workflow(deep, definitions={})
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps({"nodes": [1, {"id": 2, "type": "ApplyInstantID", "inputs": "x"}], "links": []}))
+    with pytest.raises(RunnerError, match="cannot convert .*nodes\[0\] is a int"):
+        load_workflow(odd, definitions={})
+
+
 def test_download_into_a_models_folder_whose_kind_folder_is_a_file(capsys, tmp_path):
     models = tmp_path / "M"
     models.mkdir()

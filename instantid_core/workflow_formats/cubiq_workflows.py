@@ -119,7 +119,8 @@ class MigrationResult:
 
 
 def needs_migration(workflow: Mapping) -> bool:
-    return any(n.get("type") in CUBIQ_NODE_TYPES for n in workflow.get("nodes") or [])
+    nodes = workflow.get("nodes")
+    return isinstance(nodes, list) and any(isinstance(n, dict) and n.get("type") in CUBIQ_NODE_TYPES for n in nodes)
 
 
 # --- this pack's node definitions (/object_info shape) ---------------------------------------------------------
