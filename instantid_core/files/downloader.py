@@ -234,10 +234,10 @@ def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir, search_dir
 
 def _stage_and_rename(file: ModelFile, target: Path, endpoint, token, cache_dir,
                       should_stop: Callable[[], bool]) -> FileResult:
-    staged, status = _from_cache(file, target, cache_dir), FROM_CACHE
-    if staged is None:
-        staged, status = _from_hub(file, target, endpoint, token, should_stop), DOWNLOADED
-    staged, verified = staged
+    found, status = _from_cache(file, target, cache_dir), FROM_CACHE
+    if found is None:
+        found, status = _from_hub(file, target, endpoint, token, should_stop), DOWNLOADED
+    staged, verified = found  # the partial and the fingerprint of what was hashed
     if _fingerprint(staged) != verified:
         staged.unlink(missing_ok=True)
         raise _FileFailed(f"{staged.name} changed after it was verified (another program wrote to it); it was "
