@@ -5,11 +5,11 @@ For each format (.bin, .safetensors), in fresh subprocesses (page cache warm: th
   eager  the same with a full NaN/Inf scan of every weight after loading (what the loader did before)
   plain  a plain, non-mapped read of the same file (torch.load for .bin, safetensors.torch.load of its bytes)
   peak   load, then touch every weight: (peak RSS - RSS before loading) / file size (no second copy: <= 1.3)
-The three timed kinds run interleaved, best of 3 each. Targets: the loader takes milliseconds and holds ~0 GB,
+The three timed kinds run interleaved, best of --repeats (3) each. Targets: the loader takes milliseconds and holds ~0 GB,
 load / plain read <= 0.2. First use reads every weight once (the K/V product needs all of them), so load + first
 use is compared with the plain read and with the eager scan, not held to 0.2.
 
-    python benchmarks/bench_adapter_load.py
+    python benchmarks/bench_adapter_load.py [--repeats 3]
 """
 import os
 import subprocess
@@ -78,6 +78,10 @@ def _child(template, path, eager=False):
 
 
 def main():
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs of each timed kind (best is kept)")
+    repeats = parser.parse_args().repeats
     from instantid_testkit.adapter_fixtures import save_bin, save_safetensors
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         state = real_size_state(torch.float32)
@@ -89,7 +93,7 @@ def main():
             size = os.path.getsize(path)
             name = os.path.basename(path)
             runs = {"plain": [], "lazy": [], "eager": []}
-            for _ in range(3):
+            for _ in range(repeats):
                 runs["plain"].append(_child(PLAIN, path)[0])
                 runs["lazy"].append(_child(LAZY, path))
                 runs["eager"].append(_child(LAZY, path, eager=True))
