@@ -79,7 +79,7 @@ def test_a_workflow_nested_too_deeply_is_refused_in_words(capsys, tmp_path):
         load_workflow(deep, definitions={})
     odd = tmp_path / "odd.json"
     odd.write_text(json.dumps({"nodes": [1, {"id": 2, "type": "ApplyInstantID", "inputs": "x"}], "links": []}))
-    with pytest.raises(RunnerError, match="cannot convert .*nodes\[0\] is a int"):
+    with pytest.raises(RunnerError, match=r"cannot convert .*nodes\[0\] is a int"):
         load_workflow(odd, definitions={})
 
 
