@@ -24,6 +24,7 @@ import pytest
 import cubiq_examples as ex
 import third_party
 from browser_support import CHROMIUM, COMFY, Chromium, ComfyServer, needs_browser, open_app
+from browser_support.frontends import CLASSIC, Frontend, frontend_fixture
 from browser_support.session import Session
 from instantid_core.workflow_formats.cubiq_workflows import CUBIQ_NODE_TYPES, migrate_workflow
 
@@ -70,10 +71,6 @@ class Browser(Session):
         button = next(b for b in panel["buttons"] if b["action"] == action)
         self.click(button["x"], button["y"])
 
-    def clear_toasts(self):
-        self.page.js("(window.comfyAPI.app.app.extensionManager.toast.removeAll(), true)")
-        self.page.pump(0.3)
-
     def close_dialogs(self, timeout=10):
         """Click the close buttons of open dialogs until none is shown (a click while one opens is lost)."""
         deadline = time.monotonic() + timeout
@@ -87,7 +84,8 @@ class Browser(Session):
         self.close_dialogs()
         self.call("dropWorkflowFile", workflow, file_name)
         ids = sorted(n["id"] for n in workflow["nodes"])
-        self.page.wait_for(f"JSON.stringify(window.comfyAPI.app.app.graph.nodes.map((n) => n.id).sort((a, b) => a - b))"
+        self.page.wait_for(f"JSON.stringify(window.comfyAPI.app.app.graph.nodes.map((n) => __iid.normId(n.id))"
+                           ".sort((a, b) => a - b))"
                            f" === {json.dumps(json.dumps(ids, separators=(',', ':')))}", timeout=30,
                            what=f"{file_name} to be loaded")
         self.page.pump(0.5)  # the hooks after configure, the panel
@@ -97,8 +95,11 @@ class Browser(Session):
                                   f"p.visible ? p : null; }})()", timeout=timeout, what=f"the {kind} panel")
 
 
-def start_browser(tmp: Path, packs) -> Browser:
-    server = ComfyServer(COMFY, tmp)
+frontend = frontend_fixture(CLASSIC)
+
+
+def start_browser(tmp: Path, packs, frontend: Frontend) -> Browser:
+    server = ComfyServer(COMFY, tmp, frontend=frontend)
     server.tiny_models = False  # nothing runs here: no models needed
     server.prepare()
     third_party.link_packs(server.base / "custom_nodes", packs)
@@ -126,14 +127,14 @@ def unregistered(browser: Browser):
 # --- without cubiq's pack ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="class")
-def ui(tmp_path_factory):
+def ui(tmp_path_factory, frontend):
     """The first server: stopped after the class below, before the second one starts."""
     t0 = time.perf_counter()
     ipadapter = third_party_pack(third_party.IPADAPTER_PLUS)
     packs = [("cubiq_stand_ins.py", TESTS / "cubiq_stand_ins.py")]
     if ipadapter is not None:
         packs.append((third_party.IPADAPTER_PLUS, ipadapter))
-    browser = start_browser(tmp_path_factory.mktemp("browser_migration"), packs)
+    browser = start_browser(tmp_path_factory.mktemp(f"browser_migration_{frontend.id}"), packs, frontend)
     browser.ipadapter = ipadapter is not None
     print(f"\n[browser migration] server + browser ready in {time.perf_counter() - t0:.1f} s")
     yield browser
@@ -317,11 +318,11 @@ class TestWithoutCubiqPack:
 
 # --- with cubiq's pack -------------------------------------------------------------------------------------------
 
-def test_no_offer_when_cubiqs_pack_is_installed(tmp_path):
+def test_no_offer_when_cubiqs_pack_is_installed(tmp_path, frontend):
     cubiq = third_party_pack(third_party.CUBIQ_INSTANTID)
     if cubiq is None:
         pytest.skip(third_party.skip_reason(third_party.CUBIQ_INSTANTID))
-    ui = start_browser(tmp_path, [(third_party.CUBIQ_INSTANTID, cubiq)])
+    ui = start_browser(tmp_path, [(third_party.CUBIQ_INSTANTID, cubiq)], frontend)
     try:
         assert set(CUBIQ_NODE_TYPES) <= set(ui.page.js("Object.keys(LiteGraph.registered_node_types)"))
         since = ui.mark()

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import COMFY, ComfyServer, needs_browser, open_app
+from browser_support.frontends import CLASSIC, frontend_fixture
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,10 +38,13 @@ CONTROLNET_FILES = (
 WHY = "(same file, named with the server's path separator)"
 
 
+frontend = frontend_fixture(CLASSIC)
+
+
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory, chromium):  # noqa: F811
-    tmp = tmp_path_factory.mktemp("model_names")
-    server = ComfyServer(COMFY, tmp)
+def ui(tmp_path_factory, chromium, frontend):  # noqa: F811
+    tmp = tmp_path_factory.mktemp(f"model_names_{frontend.id}")
+    server = ComfyServer(COMFY, tmp, frontend=frontend)
     server.tiny_models = False  # only the empty stand-ins below
     server.prepare()
     for name in CONTROLNET_FILES:
@@ -184,7 +188,7 @@ def test_node_inside_a_subgraph_is_fixed(ui):
     drop(ui, workflow, "subgraph_source.json")
     # the frontend makes the subgraph (its own definition format); then the inner value is set to the '\' name
     ui.page.js("(() => { const g = window.comfyAPI.app.app.graph;"
-               " g.convertToSubgraph(new Set([g.getNodeById(1)])); return true; })()")
+               " g.convertToSubgraph(new Set([__iid.nodeById(1)])); return true; })()")
     data = ui.call("serialize")
     [definition] = data["definitions"]["subgraphs"]
     [inner] = definition["nodes"]
@@ -214,7 +218,7 @@ def test_workflow_restored_at_start_up_is_fixed(ui, chromium):  # noqa: F811
     try:
         page.wait_for("window.comfyAPI.app.app.extensionManager.workflow.activeWorkflow?.changeTracker?.activeState",
                       timeout=30, what="the restored workflow's tab")
-        restored = page.js(f"(() => {{ const n = window.comfyAPI.app.app.graph.getNodeById({node['id']});"
+        restored = page.js(f"(() => {{ const n = __iid.nodeById({node['id']});"
                            " return n && [n.type, n.widgets[0].value]; })()")
         assert restored == ["ControlNetLoader", WINDOWS_NAME]
     finally:

@@ -23,6 +23,7 @@ import pytest
 
 from browser_support import (ADAPTER, CHECKPOINT, COMFY, CONTROLNET, FACE_FILE, ComfyServer, needs_browser,
                              open_app)
+from browser_support.frontends import CLASSIC, frontend_fixture
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 from test_workflows import backward_links, overlaps
 
@@ -44,9 +45,12 @@ TINY_RUN = {"CheckpointLoaderSimple": {"ckpt_name": CHECKPOINT}, "ControlNetLoad
 TEXT_NODES = ("CLIPTextEncode", "Note")
 
 
-def _session(tmp_path_factory, chromium, name, tiny_models):
-    tmp = tmp_path_factory.mktemp(name)
-    server = ComfyServer(COMFY, tmp)
+frontend = frontend_fixture(CLASSIC)
+
+
+def _session(tmp_path_factory, chromium, frontend, name, tiny_models):
+    tmp = tmp_path_factory.mktemp(f"{name}_{frontend.id}")
+    server = ComfyServer(COMFY, tmp, frontend=frontend)
     server.tiny_models = tiny_models
     t0 = time.perf_counter()
     server.start()
@@ -59,16 +63,16 @@ def _session(tmp_path_factory, chromium, name, tiny_models):
 
 
 @pytest.fixture(scope="class")
-def tiny(tmp_path_factory, chromium):
-    s = _session(tmp_path_factory, chromium, "tiny_models", True)
+def tiny(tmp_path_factory, chromium, frontend):
+    s = _session(tmp_path_factory, chromium, frontend, "tiny_models", True)
     yield s
     s.page.close()
     s.server.stop()
 
 
 @pytest.fixture(scope="class")
-def empty(tmp_path_factory, chromium):
-    s = _session(tmp_path_factory, chromium, "empty_models", False)
+def empty(tmp_path_factory, chromium, frontend):
+    s = _session(tmp_path_factory, chromium, frontend, "empty_models", False)
     yield s
     s.page.close()
     s.server.stop()

@@ -8,15 +8,17 @@
 // that names the same file with the other separator. A value that is in the list is never changed, and nothing is
 // picked when no option, or more than one, matches.
 //
-// Hooks (app.loadGraphData in the frontend, 1.27): beforeConfigureGraph(graphData) runs on the graph data before the
-// frontend compares each node's properties.models entries (the "Missing Models" dialog) with the server's model
-// lists, where `name` must equal a listed file name exactly; the same rule is applied to those names there, so a
-// file that is installed is not offered for download. afterConfigureGraph runs once every node, those inside
-// subgraph definitions included (loadedGraphNode is called for the root graph's nodes only), has its widgets with
-// their saved values and option lists, and before the load is recorded as the tab's state, so the fix does not
-// mark the workflow modified.
+// Hooks (app.loadGraphData in the frontend, 1.27 and 1.58): beforeConfigureGraph(graphData) runs on the graph data
+// before the frontend compares each node's properties.models entries with the server's model lists (1.27: the
+// "Missing Models" dialog, where `name` must equal a listed file name exactly; 1.58 starts from the combo values
+// and adds these entries' URLs), so the same rule is applied to those names there and a file that is installed is
+// not offered for download. afterConfigureGraph runs once every node, those inside subgraph definitions included
+// (loadedGraphNode is called for the root graph's nodes only), has its widgets with their saved values and option
+// lists, before the frontend looks for missing models (1.58) and before the load is recorded as the tab's state,
+// so the fix does not mark the workflow modified.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { forEachNode, setting } from "./frontend_adapter.js";
 
 const TAG = "[InstantID]";
 const WHY = "(same file, named with the server's path separator)";
@@ -61,10 +63,7 @@ function fixNodeWidgets(node, where) {
 }
 
 function fixLoadedGraph(graph) {
-  for (const node of graph?.nodes ?? []) fixNodeWidgets(node, "");
-  for (const subgraph of graph?.subgraphs?.values?.() ?? []) {
-    for (const node of subgraph.nodes ?? []) fixNodeWidgets(node, ` in subgraph '${subgraph.name}'`);
-  }
+  forEachNode(graph, (node, subgraph) => fixNodeWidgets(node, subgraph ? ` in subgraph '${subgraph.name}'` : ""));
 }
 
 // ------------------------------------------------------------------------ properties.models (missing models)
@@ -87,7 +86,7 @@ function modelEntries(graphData) {
 
 async function fixModelNames(graphData) {
   // the frontend compares these names only with this setting on; then it lists the same folders itself
-  if (app.extensionManager?.setting?.get?.("Comfy.Workflow.ShowMissingModelsWarning") === false) return;
+  if (setting("Comfy.Workflow.ShowMissingModelsWarning") === false) return;
   const entries = modelEntries(graphData);
   if (!entries.length) return;
   const lists = new Map(); // directory -> the file names the server lists there (as the dialog reads them)
