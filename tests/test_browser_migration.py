@@ -66,6 +66,12 @@ class Browser(Session):
         for kind in ("mousePressed", "mouseReleased"):
             self.page.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 
+    def click_centre(self, selector: str):
+        """A real click on the middle of the first visible element matching ``selector``."""
+        at = self.call("centreOf", selector)
+        assert at, f"nothing visible matches {selector}"
+        self.click(at["x"], at["y"])
+
     def click_panel_button(self, action: str):
         panel = self.call("migrationPanel")
         button = next(b for b in panel["buttons"] if b["action"] == action)
@@ -277,9 +283,16 @@ class TestWithoutCubiqPack:
         ui.drop(ex.EXAMPLES["InstantID_posed"](), "posed.json")
         ui.wait_panel("offer")
         ui.click_panel_button("keep")
-        dialogs = ui.page.wait_for("__iid.visibleDialogs().length ? __iid.visibleDialogs() : null", timeout=10,
-                                   what="the missing-nodes dialog")
-        assert "ApplyInstantID" in dialogs[0] and "InstantIDModelLoader" in dialogs[0], dialogs
+        if ui.server.frontend.newer:  # 1.58: its "issues found" notice stays, and "View details" lists the nodes
+            ui.page.wait_for("__iid.issuesNotice()", timeout=10, what="the frontend's issues notice")
+            ui.click_centre("[data-testid=error-overlay-see-errors]")
+            ui.page.wait_for("__iid.issuesPanel()?.includes('ApplyInstantID')", timeout=10, what="the Issues tab")
+            ui.page.pump(0.5)
+            listed = ui.call("issuesPanel")
+            ui.shot("cubiq_keep_as_is_issues.png")
+        else:  # 1.27: its modal missing-nodes dialog
+            listed = ui.page.wait_for("__iid.visibleDialogs()[0]", timeout=10, what="the missing-nodes dialog")
+        assert "ApplyInstantID" in listed and "InstantIDModelLoader" in listed, listed
         assert ui.call("migrationPanel") is None
         ui.close_dialogs()
         assert ui.page.js(f"window.comfyAPI.app.app.extensionManager.command.execute("

@@ -164,10 +164,13 @@ export function withoutMissingNodesDialog(args) {
   return quiet;
 }
 
-// Whether a load's caller asked for no missing-nodes report (tab switches, undo): 1.27.10 says so in the options.
-// Checked: 1.27.10, 1.58.1 (no such option: every load reports).
+// Whether a load reports no missing nodes to the user (tab switches, undo). 1.27.10: showMissingNodesDialog false.
+// 1.58.1: undo loads with silentAssetErrors, a switch to an open tab with skipAssetScans.
+// Checked: 1.27.10, 1.58.1.
 export function loadSkipsMissingNodes(args) {
-  return args[4]?.showMissingNodesDialog === false;
+  const options = args[4] ?? {};
+  return options.showMissingNodesDialog === false || options.silentAssetErrors === true ||
+    options.skipAssetScans === true;
 }
 
 // Show the frontend's own missing-nodes report for `types` (after withoutMissingNodesDialog).
@@ -200,9 +203,11 @@ export async function replaceGraphAsOneEdit(graphData, during = () => {}) {
   } finally {
     during(false);
   }
-  if (tracker && saved && before && typeof tracker.checkState === "function") {
+  // 1.58 renamed checkState (kept, deprecated) to captureCanvasState
+  const capture = tracker?.captureCanvasState ?? tracker?.checkState;
+  if (tracker && saved && before && typeof capture === "function") {
     tracker.initialState = saved;
     tracker.activeState = before;
-    tracker.checkState();
+    capture.call(tracker);
   }
 }

@@ -41,13 +41,14 @@ function cubiqTypesIn(graphData, onlyMissing) {
 
 // ------------------------------------------------------------------------------------------------ the panel
 
-// Top centre, below the menu bar: the frontend's toasts appear at the top right.
+// Top left, below the menu bar and right of the side bar: the frontend's toasts and its "issues found" notice
+// (1.58) appear at the top right of the graph, which the right side panel (1.58) moves towards the middle.
 function addStyle() {
   if (document.getElementById(`${PANEL_ID}-style`)) return;
   const style = document.createElement("style");
   style.id = `${PANEL_ID}-style`;
   style.textContent = `
-#${PANEL_ID} { position: fixed; top: 96px; left: 50%; transform: translateX(-50%); z-index: 1000; width: 480px;
+#${PANEL_ID} { position: fixed; top: 96px; left: 80px; z-index: 1000; width: 480px; max-width: calc(100vw - 100px);
   max-height: calc(100vh - 140px);
   display: flex; flex-direction: column; gap: 10px; padding: 14px 16px; box-sizing: border-box;
   background: var(--comfy-menu-bg, #353535); color: var(--fg-color, #fff); font: 14px/1.45 sans-serif;

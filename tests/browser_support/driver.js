@@ -57,6 +57,22 @@
     return shown(el) ? el.innerText : null;
   }
 
+  // 1.58's right side panel (its Issues tab after "View details"): text, with every missing-node pack expanded
+  function issuesPanel() {
+    const panel = document.querySelector("[data-testid=properties-panel]");
+    if (!shown(panel)) return null;
+    for (const b of panel.querySelectorAll("[data-testid=missing-node-pack-expand][aria-expanded=false]")) b.click();
+    return panel.innerText;
+  }
+
+  // a visible element's page-centre, for a real click
+  function centreOf(selector) {
+    const el = [...document.querySelectorAll(selector)].find(shown);
+    if (!el) return null;
+    const r = el.getBoundingClientRect();
+    return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
+  }
+
   // spec: {key: {type, pos: [x, y], widgets: {name: value}, inputs: {name: [key, outputSlot]}}}
   const BLANK = { last_node_id: 0, last_link_id: 0, nodes: [], links: [], groups: [], config: {}, extra: {},
     version: 0.4 };
@@ -243,7 +259,7 @@
 
   window.__iid = { state, blank, build, queue, finished, executedIds, nodeInfo, nodesOfType, screenRect, focus,
     serialize, load, audit, visibleDialogs, toasts, closeDialogs, faceBoxes, reportElements, apiPrompt, nodeById,
-    vueNodes, issuesNotice, nodeElement, normId };
+    vueNodes, issuesNotice, issuesPanel, centreOf, nodeElement, normId };
   return true;
 })();
 
