@@ -60,18 +60,6 @@ class Browser(Session):
         print(f"\n[browser migration] screenshot {path}")
         return path
 
-    def click(self, x: float, y: float):
-        """A real mouse click at page coordinates."""
-        self.page.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
-        for kind in ("mousePressed", "mouseReleased"):
-            self.page.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
-
-    def click_centre(self, selector: str):
-        """A real click on the middle of the first visible element matching ``selector``."""
-        at = self.call("centreOf", selector)
-        assert at, f"nothing visible matches {selector}"
-        self.click(at["x"], at["y"])
-
     def click_panel_button(self, action: str):
         panel = self.call("migrationPanel")
         button = next(b for b in panel["buttons"] if b["action"] == action)

@@ -150,10 +150,9 @@ def _models_of(data):
 
 
 def _dialog(s: Session, data):
-    s.call("closeDialogs")
-    s.page.wait_for("!__iid.missingModels()", timeout=10, what="the previous dialog to close")
+    s.close_missing_models()
     s.call("loadAsUser", data, timeout=60)
-    return s.page.wait_for("__iid.missingModels()", timeout=20, what="the Missing Models dialog")
+    return s.missing_models()
 
 
 class TestMissingModelsDialog:
@@ -172,6 +171,9 @@ class TestMissingModelsDialog:
                                                  "instantid / ip-adapter.bin"}
         for label, e in entries.items():
             url = expected[label]["url"]
+            if empty.server.frontend.newer:  # 1.58 shows no URL, and a Download button for .safetensors only
+                assert (e["download"] is not None) == label.endswith(".safetensors"), e
+                continue
             assert e["hint"] == url
             if label.endswith(".safetensors"):  # offered for download from its URL
                 assert not e["error"] and e["download"]["title"] == url and not e["download"]["disabled"], e
@@ -194,9 +196,13 @@ class TestMissingModelsDialog:
             placed.append(models / "instantid" / "ip-adapter.bin")
             placed[-1].parent.mkdir(parents=True, exist_ok=True)
             placed[-1].touch()
-            empty.call("closeDialogs")
+            empty.close_missing_models()
             empty.call("loadAsUser", data, timeout=60)
             empty.page.pump(1.5)
+            if empty.call("issuesNotice"):  # 1.58: other issues (the photos) may be listed, but no model
+                empty.click_centre("[data-testid=error-overlay-see-errors]")
+                empty.page.wait_for("__iid.issuesPanel()", timeout=10, what="the Issues tab")
+                empty.page.pump(1.0)
             assert empty.call("missingModels") is None and not empty.call("visibleDialogs")
         finally:
             for path in placed:

@@ -311,11 +311,28 @@
     return app().graph.nodes.length;
   }
 
-  // The entries of the frontend's "Missing Models" dialog: label ("directory / name"), the URL it shows on
-  // hover, its error (why no download), and its Download button.
+  // 1.58: the rows of the Issues tab's "Missing Models" card (after "View details"): label ("directory / name"),
+  // and the Download button (none for files it will not download); no URL is shown (a copy-link button).
+  function missingModelRows() {
+    const panel = document.querySelector("[data-testid=properties-panel]");
+    if (!panel || !panel.getClientRects().length) return null;
+    const rows = [...panel.querySelectorAll(".min-h-8")].filter((r) => r.querySelector("[title]") &&
+      r.querySelector("i[class*='lucide--link']"));
+    if (!rows.length) return null;
+    return rows.map((r) => {
+      const name = r.querySelector("[title]").getAttribute("title");
+      const directory = (r.querySelector("span.block")?.innerText ?? "").split(" · ")[0].trim();
+      const download = r.querySelector("[data-testid=missing-model-download]");
+      return { label: `${directory} / ${name}`, hint: "", error: "",
+        download: download ? { text: download.innerText.trim(), title: "", disabled: download.disabled } : null };
+    });
+  }
+
+  // The entries of the frontend's "Missing Models" dialog (1.27): label ("directory / name"), the URL it shows on
+  // hover, its error (why no download), and its Download button; on 1.58 the Issues tab's rows instead.
   function missingModels() {
     const list = document.querySelector(".comfy-missing-models");
-    if (!list || !list.getClientRects().length) return null;
+    if (!list || !list.getClientRects().length) return missingModelRows();
     return [...list.querySelectorAll("[role=option]")].map((o) => {
       const label = o.querySelector("span[title]");
       const buttons = [...o.querySelectorAll("button")];
@@ -341,8 +358,16 @@
     return { visible: el.getClientRects().length > 0, clientHeight, textHeight };
   }
 
+  // 1.58: close the right side panel (its Issues tab would otherwise still show the last workflow's issues)
+  function closeSidePanel() {
+    const panel = document.querySelector("[data-testid=properties-panel]");
+    if (!panel || !panel.getClientRects().length) return false;
+    panel.querySelector("button[aria-label='Toggle properties panel']")?.click();
+    return true;
+  }
+
   Object.assign(window.__iid, { nodeBoxes, linkEnds, setWidgets, imagesReady, loadAsUser, missingModels,
-    textBox });
+    textBox, closeSidePanel });
   return true;
 })();
 

@@ -49,6 +49,32 @@ class Session:
         """Console errors/warnings and uncaught exceptions since a mark(), except BENIGN noise."""
         return console_problems(self.page, self.benign, since)
 
+    def click(self, x: float, y: float):
+        """A real mouse click at page coordinates."""
+        self.page.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        for kind in ("mousePressed", "mouseReleased"):
+            self.page.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def click_centre(self, selector: str):
+        """A real click on the middle of the first visible element matching ``selector``."""
+        at = self.call("centreOf", selector)
+        assert at, f"nothing visible matches {selector}"
+        self.click(at["x"], at["y"])
+
+    def missing_models(self, timeout=20):
+        """The missing models the frontend lists after a load, as a user gets to them: 1.27 opens its dialog by
+        itself; 1.58 shows an "issues found" notice whose "View details" opens the Issues tab."""
+        if self.server.frontend.newer:
+            self.page.wait_for("__iid.issuesNotice()", timeout=timeout, what="the frontend's issues notice")
+            self.click_centre("[data-testid=error-overlay-see-errors]")
+        return self.page.wait_for("__iid.missingModels()", timeout=timeout, what="the missing models list")
+
+    def close_missing_models(self):
+        """Close the 1.27 dialog / the 1.58 side panel, so the next load's list is not the last one's."""
+        self.call("closeDialogs")
+        self.call("closeSidePanel")
+        self.page.wait_for("!__iid.missingModels()", timeout=10, what="the missing models list to close")
+
     def clear_toasts(self):
         """Dismiss every toast (1.27: toast.removeAll, 1.58: toast.dismissAll)."""
         self.page.js("(() => { const t = window.comfyAPI.app.app.extensionManager.toast;"
