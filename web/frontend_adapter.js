@@ -15,12 +15,6 @@ export function setting(id) {
   return app.extensionManager?.setting?.get?.(id);
 }
 
-// Nodes drawn as Vue components ("Modern Node Design (Nodes 2.0)"). Checked: 1.58.1 (off by default; 1.27.10
-// has the setting as an experiment, unused here).
-export function nodes2() {
-  return setting("Comfy.VueNodes.Enabled") === true;
-}
-
 // extensionManager.toast.add({severity, summary, detail, life}) — 1.27.10 (PrimeVue toasts) and 1.58.1 (its own
 // toasts, same call). Checked: 1.27.10, 1.58.1.
 export function toast(message) {
@@ -97,6 +91,26 @@ export function setWidgetValue(node, name, value) {
   w.callback?.(value, app.canvas, node);
   node.onWidgetChanged?.(name, value, old, w);
   return true;
+}
+
+// A node's combo widgets with their option lists ({widget, options}); lists computed by a function (custom
+// widgets) are left out. Checked: 1.27.10, 1.58.1.
+export function comboWidgets(node) {
+  const out = [];
+  for (const widget of node.widgets ?? []) {
+    if (widget.type !== "combo") continue;
+    const values = widget.options?.values;
+    if (Array.isArray(values)) out.push({ widget, options: values });
+    else if (values && typeof values === "object") out.push({ widget, options: Object.keys(values) });
+  }
+  return out;
+}
+
+// Set a combo as when the user picks that entry again: value and callback only (no graph change is recorded, so
+// a fix made while a graph loads does not mark it modified). Checked: 1.27.10, 1.58.1.
+export function pickComboValue(node, widget, value) {
+  widget.value = value;
+  widget.callback?.(value, app.canvas, node);
 }
 
 export function markChanged(node) {

@@ -18,7 +18,7 @@
 // so the fix does not mark the workflow modified.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
-import { forEachNode, setting } from "./frontend_adapter.js";
+import { comboWidgets, forEachNode, pickComboValue, setting } from "./frontend_adapter.js";
 
 const TAG = "[InstantID]";
 const WHY = "(same file, named with the server's path separator)";
@@ -39,25 +39,14 @@ function onlyOtherSpelling(value, names) {
   return matches.length === 1 ? matches[0] : null;
 }
 
-// A combo's options as a list; null for lists computed by a function (custom widgets), which are left alone.
-function comboOptions(widget) {
-  const values = widget.options?.values;
-  if (Array.isArray(values)) return values;
-  if (values && typeof values === "object") return Object.keys(values);
-  return null;
-}
-
 // ------------------------------------------------------------------------------------------- widget values
 
 function fixNodeWidgets(node, where) {
-  for (const widget of node.widgets ?? []) {
-    if (widget.type !== "combo") continue;
-    const options = comboOptions(widget);
-    const option = options && onlyOtherSpelling(widget.value, options);
+  for (const { widget, options } of comboWidgets(node)) {
+    const option = onlyOtherSpelling(widget.value, options);
     if (!option) continue;
     const from = widget.value;
-    widget.value = option;
-    widget.callback?.(option, app.canvas, node); // as when the user picks the file again
+    pickComboValue(node, widget, option);
     console.info(`${TAG} ${node.type} #${node.id}${where}: '${from}' -> '${option}' ${WHY}`);
   }
 }
