@@ -69,6 +69,18 @@ class Session:
             self.click_centre("[data-testid=error-overlay-see-errors]")
         return self.page.wait_for("__iid.missingModels()", timeout=timeout, what="the missing models list")
 
+    def issues_listed(self) -> str:
+        """1.58: the text of its Issues tab as a user opens it ("View details" on the notice), "" when it
+        reports no issue."""
+        self.page.pump(1.0)
+        if not self.call("issuesPanel"):
+            if not self.call("issuesNotice"):
+                return ""
+            self.click_centre("[data-testid=error-overlay-see-errors]")
+            self.page.wait_for("__iid.issuesPanel()", timeout=10, what="the Issues tab")
+        self.page.pump(0.5)
+        return self.call("issuesPanel")
+
     def close_missing_models(self):
         """Close the 1.27 dialog / the 1.58 side panel, so the next load's list is not the last one's."""
         self.call("closeDialogs")
