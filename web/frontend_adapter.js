@@ -138,6 +138,14 @@ export function addElementWidget(node, name, type, element, { getValue, setValue
   return widget;
 }
 
+// A button in the node. Not saved in widgets_values (saved workflows keep their widget order).
+// Checked: 1.27.10, 1.58.1 (classic and Nodes 2.0).
+export function addButtonWidget(node, label, onClick) {
+  const button = node.addWidget("button", label, null, onClick, { serialize: false });
+  button.serialize = false;
+  return button;
+}
+
 // Run fn(node) after `names` widgets of a node change (user edits and setWidgetValue). Checked: 1.27.10, 1.58.1.
 export function onWidgetsChanged(node, names, fn) {
   for (const name of names) {
