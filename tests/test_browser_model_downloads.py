@@ -27,7 +27,7 @@ PANEL = "#instantid-models-panel"
 
 @pytest.fixture(scope="module")
 def hub():
-    with HubServer(lifetime=900) as server:
+    with HubServer(lifetime=1800) as server:
         yield Tiny(server)
 
 
