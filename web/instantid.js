@@ -343,7 +343,7 @@ app.registerExtension({
       if (this[STATE_KEY]) o[STATE_KEY] = JSON.parse(JSON.stringify(this[STATE_KEY]));
     });
     chain(nodeType.prototype, "onConfigure", function (info) {
-      restore(this, info?.[STATE_KEY]);
+      restore(this, info?.[STATE_KEY] ?? info?.extensions?.[STATE_KEY]); // 1.58 also saves it under "extensions"
     });
   },
 });
