@@ -6,7 +6,9 @@ loads with no page errors, the nodes are registered and found by the node search
 loads cleanly, and after a real run of the full chain the Face Detect node shows the numbered face boxes and the
 Precision / Projection nodes show their reports — through widget values, the DOM and screenshot pixels.
 
-Skipped unless ComfyUI (COMFYUI_PATH) and Chromium are available. Screenshots are saved in the pytest temp dir,
+Every test runs on ComfyUI's pinned frontend (1.27.10), on 1.58.1 and on 1.58.1 with "Nodes 2.0" (Vue nodes),
+one server and page per frontend (browser_support/frontends.py). Skipped unless ComfyUI (COMFYUI_PATH) and Chromium
+are available. Screenshots are saved in the pytest temp dir,
 and copied to $INSTANTID_SCREENSHOT_DIR when it is set."""
 from __future__ import annotations
 
