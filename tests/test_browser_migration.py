@@ -24,6 +24,7 @@ import pytest
 import cubiq_examples as ex
 import third_party
 from browser_support import CHROMIUM, COMFY, Chromium, ComfyServer, needs_browser, open_app
+from browser_support.frontends import CLASSIC, Frontend, frontend_fixture
 from browser_support.session import Session
 from instantid_core.workflow_formats.cubiq_workflows import CUBIQ_NODE_TYPES, migrate_workflow
 
@@ -59,20 +60,10 @@ class Browser(Session):
         print(f"\n[browser migration] screenshot {path}")
         return path
 
-    def click(self, x: float, y: float):
-        """A real mouse click at page coordinates."""
-        self.page.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
-        for kind in ("mousePressed", "mouseReleased"):
-            self.page.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
-
     def click_panel_button(self, action: str):
         panel = self.call("migrationPanel")
         button = next(b for b in panel["buttons"] if b["action"] == action)
         self.click(button["x"], button["y"])
-
-    def clear_toasts(self):
-        self.page.js("(window.comfyAPI.app.app.extensionManager.toast.removeAll(), true)")
-        self.page.pump(0.3)
 
     def close_dialogs(self, timeout=10):
         """Click the close buttons of open dialogs until none is shown (a click while one opens is lost)."""
@@ -87,7 +78,8 @@ class Browser(Session):
         self.close_dialogs()
         self.call("dropWorkflowFile", workflow, file_name)
         ids = sorted(n["id"] for n in workflow["nodes"])
-        self.page.wait_for(f"JSON.stringify(window.comfyAPI.app.app.graph.nodes.map((n) => n.id).sort((a, b) => a - b))"
+        self.page.wait_for(f"JSON.stringify(window.comfyAPI.app.app.graph.nodes.map((n) => __iid.normId(n.id))"
+                           ".sort((a, b) => a - b))"
                            f" === {json.dumps(json.dumps(ids, separators=(',', ':')))}", timeout=30,
                            what=f"{file_name} to be loaded")
         self.page.pump(0.5)  # the hooks after configure, the panel
@@ -97,8 +89,11 @@ class Browser(Session):
                                   f"p.visible ? p : null; }})()", timeout=timeout, what=f"the {kind} panel")
 
 
-def start_browser(tmp: Path, packs) -> Browser:
-    server = ComfyServer(COMFY, tmp)
+frontend = frontend_fixture(CLASSIC)
+
+
+def start_browser(tmp: Path, packs, frontend: Frontend) -> Browser:
+    server = ComfyServer(COMFY, tmp, frontend=frontend)
     server.tiny_models = False  # nothing runs here: no models needed
     server.prepare()
     third_party.link_packs(server.base / "custom_nodes", packs)
@@ -131,14 +126,14 @@ def unregistered(browser: Browser):
 # --- without cubiq's pack ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="class")
-def ui(tmp_path_factory):
+def ui(tmp_path_factory, frontend):
     """The first server: stopped after the class below, before the second one starts."""
     t0 = time.perf_counter()
     ipadapter = third_party_pack(third_party.IPADAPTER_PLUS)
     packs = [("cubiq_stand_ins.py", TESTS / "cubiq_stand_ins.py")]
     if ipadapter is not None:
         packs.append((third_party.IPADAPTER_PLUS, ipadapter))
-    browser = start_browser(tmp_path_factory.mktemp("browser_migration"), packs)
+    browser = start_browser(tmp_path_factory.mktemp(f"browser_migration_{frontend.id}"), packs, frontend)
     browser.ipadapter = ipadapter is not None
     print(f"\n[browser migration] server + browser ready in {time.perf_counter() - t0:.1f} s")
     yield browser
@@ -205,7 +200,13 @@ class TestWithoutCubiqPack:
         assert not [n["type"] for n in live if n["type"] in CUBIQ_NODE_TYPES]
         assert set(unregistered(ui)) == self.leftover(ui, name)
         assert sorted(n["id"] for n in live) == sorted(n["id"] for n in result.workflow["nodes"])
-        if self.leftover(ui, name):  # the frontend's own dialog, now only for the packs still missing
+        if ui.server.frontend.newer:  # 1.58's Issues tab: only the packs still missing (models may be listed)
+            listed = ui.issues_listed()
+            assert all(t in listed for t in self.leftover(ui, name)), listed
+            assert not any(t in listed for t in cubiq_types), listed
+            assert bool(self.leftover(ui, name)) == ("Missing Node Packs" in listed), listed
+            ui.call("closeSidePanel")
+        elif self.leftover(ui, name):  # the frontend's own dialog, now only for the packs still missing
             dialog = ui.page.wait_for("__iid.visibleDialogs()[0]", timeout=10, what="the missing-nodes dialog")
             assert all(t in dialog for t in self.leftover(ui, name)) and not any(t in dialog for t in cubiq_types)
         else:
@@ -299,9 +300,16 @@ class TestWithoutCubiqPack:
         ui.drop(ex.EXAMPLES["InstantID_posed"](), "posed.json")
         ui.wait_panel("offer")
         ui.click_panel_button("keep")
-        dialogs = ui.page.wait_for("__iid.visibleDialogs().length ? __iid.visibleDialogs() : null", timeout=10,
-                                   what="the missing-nodes dialog")
-        assert "ApplyInstantID" in dialogs[0] and "InstantIDModelLoader" in dialogs[0], dialogs
+        if ui.server.frontend.newer:  # 1.58: its "issues found" notice stays, and "View details" lists the nodes
+            ui.page.wait_for("__iid.issuesNotice()", timeout=10, what="the frontend's issues notice")
+            ui.click_centre("[data-testid=error-overlay-see-errors]")
+            ui.page.wait_for("__iid.issuesPanel()?.includes('ApplyInstantID')", timeout=10, what="the Issues tab")
+            ui.page.pump(0.5)
+            listed = ui.call("issuesPanel")
+            ui.shot("cubiq_keep_as_is_issues.png")
+        else:  # 1.27: its modal missing-nodes dialog
+            listed = ui.page.wait_for("__iid.visibleDialogs()[0]", timeout=10, what="the missing-nodes dialog")
+        assert "ApplyInstantID" in listed and "InstantIDModelLoader" in listed, listed
         assert ui.call("migrationPanel") is None
         ui.close_dialogs()
         assert ui.page.js(f"window.comfyAPI.app.app.extensionManager.command.execute("
@@ -340,11 +348,11 @@ class TestWithoutCubiqPack:
 
 # --- with cubiq's pack -------------------------------------------------------------------------------------------
 
-def test_no_offer_when_cubiqs_pack_is_installed(tmp_path):
+def test_no_offer_when_cubiqs_pack_is_installed(tmp_path, frontend):
     cubiq = third_party_pack(third_party.CUBIQ_INSTANTID)
     if cubiq is None:
         pytest.skip(third_party.skip_reason(third_party.CUBIQ_INSTANTID))
-    ui = start_browser(tmp_path, [(third_party.CUBIQ_INSTANTID, cubiq)])
+    ui = start_browser(tmp_path, [(third_party.CUBIQ_INSTANTID, cubiq)], frontend)
     try:
         assert set(CUBIQ_NODE_TYPES) <= set(ui.page.js("Object.keys(LiteGraph.registered_node_types)"))
         since = ui.mark()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import COMFY, ComfyServer, needs_browser, open_app
+from browser_support.frontends import CLASSIC, frontend_fixture
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 from hub_server import HubServer
 from instantid_testkit.tiny_catalog import Tiny
@@ -26,14 +27,17 @@ PANEL = "#instantid-models-panel"
 
 @pytest.fixture(scope="module")
 def hub():
-    with HubServer(lifetime=900) as server:
+    with HubServer(lifetime=1800) as server:
         yield Tiny(server)
 
 
+frontend = frontend_fixture(CLASSIC)
+
+
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory, chromium, hub):
-    tmp = tmp_path_factory.mktemp("model_downloads")
-    server = ComfyServer(COMFY, tmp)
+def ui(tmp_path_factory, chromium, hub, frontend):
+    tmp = tmp_path_factory.mktemp(f"model_downloads_{frontend.id}")
+    server = ComfyServer(COMFY, tmp, frontend=frontend)
     server.tiny_models = False  # an empty models folder, as after a fresh install
     server.extra_env = {"HF_HUB_OFFLINE": "0", "INSTANTID_TEST_HUB": json.dumps(
         {"endpoint": hub.hub.url, "catalog": [dataclasses.asdict(f) for f in hub.catalog]})}

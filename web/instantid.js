@@ -15,9 +15,15 @@
 // The display widgets are never sent to the server and never stored in widgets_values (so saved workflows keep
 // their widget order); the last result is stored as `instantid_ui` on the serialised node, so it comes back when
 // the workflow is reloaded, re-opened or its tab is switched. A re-run replaces it.
+//
+// Frontends: the same widgets on the classic canvas (1.27, 1.58) and in "Modern Node Design (Nodes 2.0)" (1.58),
+// where the faces widget gets a canvas of its own inside the node; the node parts it uses are in
+// frontend_adapter.js.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { t } from "./instantid_i18n.js";
+import { addCanvasWidget, addElementWidget, fitNode, markChanged, nodeById, onWidgetsChanged, redraw,
+  setWidgetValue, shownImage, upstreamNode, widgetOf } from "./frontend_adapter.js";
 
 const FACE_NODE = "InstantIDPrecision_FaceDetect";
 const REPORT_NODES = new Set(["InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection", "InstantIDPrecision_ModelDoctor"]);
@@ -42,7 +48,7 @@ function orderFaces(image, selection) {
 }
 
 function widgetValue(node, name) {
-  return node.widgets?.find((w) => w.name === name)?.value;
+  return widgetOf(node, name)?.value;
 }
 
 function isChosen(node, index) {
@@ -80,14 +86,17 @@ function describe(images, selection) {
 }
 
 // The photo the faces were found in, when the node's image input comes (through reroutes) from a node that
-// shows it (LoadImage) and the sizes match; otherwise the faces are drawn on an empty frame.
+// shows it (LoadImage) and the sizes match; otherwise the faces are drawn on an empty frame. A photo still
+// loading redraws the node when it arrives (Nodes 2.0 redraws a widget only when asked).
 function sourceImage(node, width, height) {
-  const slot = node.inputs?.findIndex((i) => i.name === "image") ?? -1;
-  let src = slot >= 0 ? node.getInputNode(slot) : null;
-  for (let hops = 0; src && src.type === "Reroute" && hops < 32; hops++) src = src.getInputNode(0);
-  const img = src?.imgs?.[0];
-  if (!img || !img.complete || !img.naturalWidth) return null;
-  return img.naturalWidth === width && img.naturalHeight === height ? img : null;
+  const src = upstreamNode(node, "image");
+  const pending = src?.imgs?.[0];
+  if (pending && !pending.complete && !pending.instantidWaiting) {
+    pending.instantidWaiting = true;
+    pending.addEventListener("load", () => redraw(node), { once: true });
+  }
+  const img = shownImage(src);
+  return img && img.naturalWidth === width && img.naturalHeight === height ? img : null;
 }
 
 // ---------------------------------------------------------------------------------------------- faces widget
@@ -127,23 +136,24 @@ function drawLabel(ctx, text, x, y, colour) {
   ctx.fillText(text, x + 3, y + 8);
 }
 
+// Drawn on the canvas; `hits` are the face boxes in the coordinates `mouse` gets (frontend_adapter.js).
 function makeFacesWidget(node) {
   const widget = {
     name: FACES_WIDGET,
+    label: "detected faces",
     type: "instantid_faces",
     value: null, // {images: [{width, height, boxes}]}
-    serialize: false, // not in widgets_values
-    options: { serialize: false }, // not in the API prompt
     y: 0,
     computeSize() {
-      return [node.size[0], facesWidgetHeight(node, widget.value)];
+      return [node.size[0], facesWidgetHeight(node, this.value)];
     },
     draw(ctx, node, widgetWidth, y) {
-      const state = widget.value;
+      const state = this.value;
       if (!state?.images?.length) return;
       const selection = widgetValue(node, "selection");
       const { panels, height } = panelLayout(node, state.images, widgetWidth, y);
-      widget.hits = [];
+      const hits = [];
+      this.hits = hits;
       ctx.save();
       panels.forEach((p, n) => {
         const im = state.images[n];
@@ -162,7 +172,7 @@ function makeFacesWidget(node) {
           ctx.lineWidth = isChosen(node, i) ? 4 : 2;
           ctx.strokeRect(r.x, r.y, r.w, r.h);
           drawLabel(ctx, String(i), r.x, Math.max(p.y, r.y - 16), colour);
-          widget.hits.push({ ...r, index: i });
+          hits.push({ ...r, index: i });
         });
       });
       let ty = y + height + LINE_H / 2 + 2;
@@ -180,9 +190,9 @@ function makeFacesWidget(node) {
       ctx.restore();
     },
     mouse(event, pos, node) {
-      if (event.type !== "pointerdown" || !widget.hits) return false;
+      if (event.type !== "pointerdown" || !this.hits) return false;
       // smallest box under the pointer wins (a small face inside a big box stays clickable)
-      const hit = widget.hits.filter((h) => pos[0] >= h.x && pos[0] <= h.x + h.w && pos[1] >= h.y && pos[1] <= h.y + h.h)
+      const hit = this.hits.filter((h) => pos[0] >= h.x && pos[0] <= h.x + h.w && pos[1] >= h.y && pos[1] <= h.y + h.h)
         .sort((a, b) => a.w * a.h - b.w * b.h)[0];
       if (!hit) return false;
       pickFace(node, hit.index);
@@ -192,21 +202,13 @@ function makeFacesWidget(node) {
   return widget;
 }
 
-function setWidget(node, name, value) {
-  const w = node.widgets?.find((x) => x.name === name);
-  if (!w || w.value === value) return;
-  const old = w.value;
-  w.value = value;
-  w.callback?.(value, app.canvas, node);
-  node.onWidgetChanged?.(name, value, old, w);
-}
-
 function pickFace(node, index) {
   const selection = widgetValue(node, "selection");
-  if (selection !== "index_by_size" && selection !== "index_left_to_right") setWidget(node, "selection", "index_by_size");
-  setWidget(node, "face_index", index);
-  node.graph?.change?.();
-  node.setDirtyCanvas(true, true);
+  if (selection !== "index_by_size" && selection !== "index_left_to_right") {
+    setWidgetValue(node, "selection", "index_by_size");
+  }
+  setWidgetValue(node, "face_index", index);
+  markChanged(node);
 }
 
 let measureCtx = null;
@@ -218,10 +220,11 @@ function textWidth(text, font) {
 
 function showFaces(node, images) {
   if (!Array.isArray(images)) return;
-  let widget = node.widgets?.find((w) => w.name === FACES_WIDGET);
+  let widget = widgetOf(node, FACES_WIDGET);
   if (!widget) {
-    widget = makeFacesWidget(node);
-    node.addCustomWidget(widget);
+    widget = addCanvasWidget(node, makeFacesWidget(node));
+    // the numbering and the chosen face follow these inputs
+    onWidgetsChanged(node, ["selection", "face_index"], redraw);
   }
   widget.value = { images: images.map((im) => ({ width: im.width, height: im.height, boxes: im.boxes || [] })) };
   node[STATE_KEY] = { faces: widget.value.images };
@@ -250,21 +253,18 @@ function makeReportWidget(node) {
   Object.assign(el.style, { font: REPORT_FONT, lineHeight: `${REPORT_LINE_H}px`, whiteSpace: "pre-wrap",
     overflowWrap: "anywhere", overflow: "auto", opacity: "0.9", resize: "none" });
   el.dataset.nodeId = String(node.id);
-  const widget = node.addDOMWidget(REPORT_WIDGET, "instantid_report", el, {
+  const widget = addElementWidget(node, REPORT_WIDGET, "instantid_report", el, {
     getValue: () => el.value,
     setValue: (v) => { el.value = v ?? ""; },
     getMinHeight: () => reportRows(el.value, node.size[0]) * REPORT_LINE_H + 12,
-    serialize: false,
   });
-  widget.serialize = false; // not in widgets_values
-  widget.options.serialize = false; // not in the API prompt
-  widget.element = el;
+  widget.label = "report";
   return widget;
 }
 
 function showReport(node, text) {
   if (typeof text !== "string") return;
-  let widget = node.widgets?.find((w) => w.name === REPORT_WIDGET);
+  let widget = widgetOf(node, REPORT_WIDGET);
   if (!widget) widget = makeReportWidget(node);
   widget.element.dataset.nodeId = String(node.id);
   widget.value = text;
@@ -275,12 +275,6 @@ function showReport(node, text) {
 }
 
 // ---------------------------------------------------------------------------------------------- node hooks
-
-function fitNode(node, minWidth = 0) {
-  const want = node.computeSize();
-  node.setSize([Math.max(node.size[0], want[0], minWidth), Math.max(node.size[1], want[1])]);
-  node.setDirtyCanvas(true, true);
-}
 
 function restore(node, state) {
   if (!state) return;
@@ -300,7 +294,7 @@ function chain(proto, name, fn) {
 // ---------------------------------------------------------------------------------------------- cached results
 
 function ourNode(id, classType) {
-  const node = app.graph?.getNodeById(Number(id)) ?? app.graph?.getNodeById(id);
+  const node = nodeById(id);
   if (!node || (classType && node.comfyClass !== classType)) return null;
   return node.comfyClass === FACE_NODE || REPORT_NODES.has(node.comfyClass) ? node : null;
 }
@@ -356,10 +350,11 @@ app.registerExtension({
       applyOutput(this, output);
     });
     chain(nodeType.prototype, "onSerialize", function (o) {
-      if (this[STATE_KEY]) o[STATE_KEY] = this[STATE_KEY];
+      // a plain copy: with Nodes 2.0 the node is a reactive proxy, and the frontend structuredClone()s the result
+      if (this[STATE_KEY]) o[STATE_KEY] = JSON.parse(JSON.stringify(this[STATE_KEY]));
     });
     chain(nodeType.prototype, "onConfigure", function (info) {
-      restore(this, info?.[STATE_KEY]);
+      restore(this, info?.[STATE_KEY] ?? info?.extensions?.[STATE_KEY]); // 1.58 also saves it under "extensions"
     });
   },
 });

@@ -8,15 +8,18 @@
 // "Edit > Convert cubiq InstantID nodes" in the menu does the same at any time (also with cubiq's pack installed,
 // for moving away from it).
 //
-// Hook: app.loadGraphData is wrapped. The frontend shows its "missing nodes" dialog inside loadGraphData, after
-// the beforeConfigureGraph hook and before afterConfigureGraph, so a hook alone could only add the offer on top of
-// that modal dialog. For a load that would show it and that holds cubiq's missing nodes, the wrapper turns the
-// dialog off and the panel takes its place; "Keep as is" shows the frontend's dialog after all, with the list of
-// missing types the frontend itself collected (handed to afterConfigureGraph). Loads that would not show the
-// dialog (tab switches, undo) get no offer either.
+// Hook: app.loadGraphData is wrapped (frontend_adapter.js). Frontend 1.27 shows a modal "missing nodes" dialog
+// inside loadGraphData, after the beforeConfigureGraph hook and before afterConfigureGraph, so a hook alone could
+// only add the offer on top of that modal dialog. For a load that would show it and that holds cubiq's missing
+// nodes, the wrapper turns the dialog off and the panel takes its place; "Keep as is" shows the frontend's dialog
+// after all, with the list of missing types the frontend itself collected (handed to afterConfigureGraph). Loads
+// that would not show the dialog (tab switches, undo) get no offer either. Frontend 1.58 has no such dialog: its
+// non-modal "issues found" notice lists the missing nodes next to the panel, and "Keep as is" leaves it there.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { t } from "./instantid_i18n.js";
+import { currentGraphData, isNodeTypeRegistered, loadSkipsMissingNodes, replaceGraphAsOneEdit, showMissingNodes,
+  toast, withoutMissingNodesDialog, wrapGraphLoad } from "./frontend_adapter.js";
 
 // instantid_core/workflow_formats/cubiq_workflows.py CUBIQ_NODE_TYPES (the browser test checks that both lists agree)
 const CUBIQ_NODE_TYPES = ["InstantIDModelLoader", "InstantIDFaceAnalysis", "FaceKeypointsPreprocessor",
@@ -30,28 +33,24 @@ const MENU_LABEL = "Convert cubiq InstantID nodes";
 
 const state = { lastMissing: null, converting: false, lastReport: null };
 
-function registeredTypes() {
-  return globalThis.LiteGraph?.registered_node_types ?? {};
-}
-
 function cubiqTypesIn(graphData, onlyMissing) {
-  const registered = registeredTypes();
   const found = new Set();
   for (const node of graphData?.nodes ?? []) {
-    if (CUBIQ_NODE_TYPES.includes(node?.type) && !(onlyMissing && node.type in registered)) found.add(node.type);
+    if (CUBIQ_NODE_TYPES.includes(node?.type) && !(onlyMissing && isNodeTypeRegistered(node.type))) found.add(node.type);
   }
   return [...found];
 }
 
 // ------------------------------------------------------------------------------------------------ the panel
 
-// Top centre, below the menu bar: the frontend's toasts appear at the top right.
+// Top left, below the menu bar and right of the side bar: the frontend's toasts and its "issues found" notice
+// (1.58) appear at the top right of the graph, which the right side panel (1.58) moves towards the middle.
 function addStyle() {
   if (document.getElementById(`${PANEL_ID}-style`)) return;
   const style = document.createElement("style");
   style.id = `${PANEL_ID}-style`;
   style.textContent = `
-#${PANEL_ID} { position: fixed; top: 96px; left: 50%; transform: translateX(-50%); z-index: 1000; width: 480px;
+#${PANEL_ID} { position: fixed; top: 96px; left: 80px; z-index: 1000; width: 480px; max-width: calc(100vw - 100px);
   max-height: calc(100vh - 140px);
   display: flex; flex-direction: column; gap: 10px; padding: 14px 16px; box-sizing: border-box;
   background: var(--comfy-menu-bg, #353535); color: var(--fg-color, #fff); font: 14px/1.45 sans-serif;
@@ -118,9 +117,7 @@ function showOffer(cubiqTypes, missingNodeTypes) {
   convert.addEventListener("click", () => convertCurrentWorkflow());
   keep.addEventListener("click", () => {
     closePanel();
-    if (missingNodeTypes?.length && app.extensionManager?.setting?.get?.("Comfy.Workflow.ShowMissingNodesWarning")) {
-      app.extensionManager.dialog?.showLoadWorkflowWarning?.({ missingNodeTypes });
-    }
+    showMissingNodes(missingNodeTypes);
   });
 }
 
@@ -187,29 +184,15 @@ async function requestConversion(workflow) {
 // Loads the converted graph into the tab it came from, and records the conversion as one edit of that tab: its
 // saved state stays the cubiq one (so the tab shows as modified) and Ctrl+Z brings the cubiq version back.
 async function loadInPlace(converted) {
-  const workflow = app.extensionManager?.workflow?.activeWorkflow ?? null;
-  const tracker = workflow?.changeTracker;
-  const saved = tracker?.initialState;
-  const before = tracker?.activeState;
-  state.converting = true;
-  try {
-    await app.loadGraphData(converted, true, true, workflow);
-  } finally {
-    state.converting = false;
-  }
-  if (tracker && saved && before && typeof tracker.checkState === "function") {
-    tracker.initialState = saved;
-    tracker.activeState = before;
-    tracker.checkState();
-  }
+  await replaceGraphAsOneEdit(converted, (busy) => { state.converting = busy; });
 }
 
 async function convertCurrentWorkflow() {
-  const graphData = app.graph.serialize();
+  const graphData = currentGraphData();
   if (!cubiqTypesIn(graphData, false).length) {
-    app.extensionManager?.toast?.add({ severity: "info", summary: "InstantID",
-      detail: t("migrate.nothingToConvert",
-          "This workflow has no ComfyUI_InstantID (cubiq) nodes to convert."), life: 4000 });
+    toast({ severity: "info", summary: "InstantID",
+      detail: t("migrate.nothingToConvert", "This workflow has no ComfyUI_InstantID (cubiq) nodes to convert."),
+      life: 4000 });
     return false;
   }
   const panel = document.getElementById(PANEL_ID);
@@ -225,33 +208,22 @@ async function convertCurrentWorkflow() {
   await loadInPlace(answer.workflow);
   state.lastReport = answer;
   showReport(answer);
-  app.extensionManager?.toast?.add({ severity: "success", summary: t("migrate.doneTitle",
-      "Converted to InstantID (precision-safe)"),
+  toast({ severity: "success", summary: t("migrate.doneTitle", "Converted to InstantID (precision-safe)"),
     detail: answer.report.split("\n")[0], life: 5000 });
   return true;
 }
 
 // ------------------------------------------------------------------------------------------------ the hook
 
-function wrapLoadGraphData() {
-  const load = app.loadGraphData;
-  if (load.instantidMigration) return;
-  const wrapped = async function (...args) {
-    if (state.converting) return load.apply(this, args);
-    closePanel(); // an offer or report is about the graph that is being replaced
-    const [graphData, , , , options] = args;
-    const cubiq = options?.showMissingNodesDialog === false ? [] : cubiqTypesIn(graphData, true);
-    if (!cubiq.length) return load.apply(this, args);
-    const quiet = [...args];
-    while (quiet.length < 4) quiet.push(undefined);
-    quiet[4] = { ...(options ?? {}), showMissingNodesDialog: false };
-    state.lastMissing = null;
-    const result = await load.apply(this, quiet);
-    showOffer(cubiq, state.lastMissing ?? cubiq);
-    return result;
-  };
-  wrapped.instantidMigration = true;
-  app.loadGraphData = wrapped;
+async function offerOnLoad(load, args) {
+  if (state.converting) return load(...args);
+  closePanel(); // an offer or report is about the graph that is being replaced
+  const cubiq = loadSkipsMissingNodes(args) ? [] : cubiqTypesIn(args[0], true);
+  if (!cubiq.length) return load(...args);
+  state.lastMissing = null;
+  const result = await load(...withoutMissingNodesDialog(args));
+  showOffer(cubiq, state.lastMissing ?? cubiq);
+  return result;
 }
 
 app.registerExtension({
@@ -260,10 +232,11 @@ app.registerExtension({
     function: () => convertCurrentWorkflow() }],
   menuCommands: [{ path: ["Edit"], commands: [COMMAND_ID] }],
   init() {
-    wrapLoadGraphData();
+    wrapGraphLoad(offerOnLoad);
   },
   afterConfigureGraph(missingNodeTypes) {
-    state.lastMissing = [...(missingNodeTypes ?? [])];
+    // 1.27 hands type names; 1.58 hands {type, nodeId, ...} entries
+    state.lastMissing = (missingNodeTypes ?? []).map((t) => (typeof t === "string" ? t : t?.type)).filter(Boolean);
   },
 });
 

@@ -11,6 +11,7 @@
 // command, and (3) by itself when a workflow with InstantID nodes is loaded while one of the needed files is missing
 // (once per set of missing files in a session, so tab switches do not reopen it after "Close").
 import { app } from "../../scripts/app.js";
+import { addButtonWidget, toast } from "./frontend_adapter.js";
 import { api } from "../../scripts/api.js";
 import { t } from "./instantid_i18n.js";
 
@@ -188,7 +189,8 @@ async function refresh() {
 async function start(groups) {
   const { ok, answer } = await call("/download", { groups });
   if (!ok && answer.error && !answer.files) {
-    app.extensionManager?.toast?.add({ severity: "error", summary: t("models.toastSummary", "InstantID download"), detail: answer.error, life: 8000 });
+    toast({ severity: "error", summary: t("models.toastSummary", "InstantID download"), detail: answer.error,
+      life: 8000 });
     return;
   }
   render(answer.files ? answer : (await call("")).answer);
@@ -219,8 +221,7 @@ app.registerExtension({
   menuCommands: [{ path: ["Extensions", "InstantID"], commands: [DOWNLOAD_COMMAND] }],
   async nodeCreated(node) {
     if (node.comfyClass !== DOCTOR_NODE) return;
-    const button = node.addWidget("button", "download models", null, () => openModelPanel(), { serialize: false });
-    button.serialize = false; // not in widgets_values: saved workflows keep their widget order
+    addButtonWidget(node, "download models", () => openModelPanel());
   },
   async afterConfigureGraph() {
     offerForGraph().catch((err) => console.warn("[InstantID] could not check the workflow's model files", err));

@@ -8,15 +8,17 @@
 // that names the same file with the other separator. A value that is in the list is never changed, and nothing is
 // picked when no option, or more than one, matches.
 //
-// Hooks (app.loadGraphData in the frontend, 1.27): beforeConfigureGraph(graphData) runs on the graph data before the
-// frontend compares each node's properties.models entries (the "Missing Models" dialog) with the server's model
-// lists, where `name` must equal a listed file name exactly; the same rule is applied to those names there, so a
-// file that is installed is not offered for download. afterConfigureGraph runs once every node, those inside
-// subgraph definitions included (loadedGraphNode is called for the root graph's nodes only), has its widgets with
-// their saved values and option lists, and before the load is recorded as the tab's state, so the fix does not
-// mark the workflow modified.
+// Hooks (app.loadGraphData in the frontend, 1.27 and 1.58): beforeConfigureGraph(graphData) runs on the graph data
+// before the frontend compares each node's properties.models entries with the server's model lists (1.27: the
+// "Missing Models" dialog, where `name` must equal a listed file name exactly; 1.58 starts from the combo values
+// and adds these entries' URLs), so the same rule is applied to those names there and a file that is installed is
+// not offered for download. afterConfigureGraph runs once every node, those inside subgraph definitions included
+// (loadedGraphNode is called for the root graph's nodes only), has its widgets with their saved values and option
+// lists, before the frontend looks for missing models (1.58) and before the load is recorded as the tab's state,
+// so the fix does not mark the workflow modified.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { comboWidgets, forEachNode, pickComboValue, setting } from "./frontend_adapter.js";
 
 const TAG = "[InstantID]";
 const WHY = "(same file, named with the server's path separator)";
@@ -37,34 +39,20 @@ function onlyOtherSpelling(value, names) {
   return matches.length === 1 ? matches[0] : null;
 }
 
-// A combo's options as a list; null for lists computed by a function (custom widgets), which are left alone.
-function comboOptions(widget) {
-  const values = widget.options?.values;
-  if (Array.isArray(values)) return values;
-  if (values && typeof values === "object") return Object.keys(values);
-  return null;
-}
-
 // ------------------------------------------------------------------------------------------- widget values
 
 function fixNodeWidgets(node, where) {
-  for (const widget of node.widgets ?? []) {
-    if (widget.type !== "combo") continue;
-    const options = comboOptions(widget);
-    const option = options && onlyOtherSpelling(widget.value, options);
+  for (const { widget, options } of comboWidgets(node)) {
+    const option = onlyOtherSpelling(widget.value, options);
     if (!option) continue;
     const from = widget.value;
-    widget.value = option;
-    widget.callback?.(option, app.canvas, node); // as when the user picks the file again
+    pickComboValue(node, widget, option);
     console.info(`${TAG} ${node.type} #${node.id}${where}: '${from}' -> '${option}' ${WHY}`);
   }
 }
 
 function fixLoadedGraph(graph) {
-  for (const node of graph?.nodes ?? []) fixNodeWidgets(node, "");
-  for (const subgraph of graph?.subgraphs?.values?.() ?? []) {
-    for (const node of subgraph.nodes ?? []) fixNodeWidgets(node, ` in subgraph '${subgraph.name}'`);
-  }
+  forEachNode(graph, (node, subgraph) => fixNodeWidgets(node, subgraph ? ` in subgraph '${subgraph.name}'` : ""));
 }
 
 // ------------------------------------------------------------------------ properties.models (missing models)
@@ -87,7 +75,7 @@ function modelEntries(graphData) {
 
 async function fixModelNames(graphData) {
   // the frontend compares these names only with this setting on; then it lists the same folders itself
-  if (app.extensionManager?.setting?.get?.("Comfy.Workflow.ShowMissingModelsWarning") === false) return;
+  if (setting("Comfy.Workflow.ShowMissingModelsWarning") === false) return;
   const entries = modelEntries(graphData);
   if (!entries.length) return;
   const lists = new Map(); // directory -> the file names the server lists there (as the dialog reads them)

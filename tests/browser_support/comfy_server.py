@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from .fixture_node import STATUS_FILE, custom_node_source
+from .frontends import CLASSIC, Frontend
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
@@ -39,9 +40,7 @@ SETTINGS = {
     "Comfy.Canvas.LeftMouseClickBehavior": "panning",
     "Comfy.Canvas.MouseWheelScroll": "zoom",
     "Comfy.NodeBadge.NodeIdBadgeMode": "Show all",
-    "Comfy.InstalledVersion": "1.27.10",      # no "what's new" popup
-    "Comfy.Release.Version": "1.27.10",
-    "Comfy.Release.Status": "changelog seen",
+    "Comfy.Release.Status": "changelog seen",  # with the frontend's version (frontends.py): no "what's new" popup
     "Comfy.Release.Timestamp": int(time.time()),
 }
 
@@ -59,7 +58,7 @@ def python_for(comfy_root: str) -> str:
 
 
 class ComfyServer:
-    def __init__(self, comfy_root: str, tmp: Path, python: str | None = None):
+    def __init__(self, comfy_root: str, tmp: Path, python: str | None = None, frontend: Frontend = CLASSIC[0]):
         self.comfy_root = str(comfy_root)
         self.tmp = Path(tmp)
         self.base = self.tmp / "base"
@@ -72,6 +71,7 @@ class ComfyServer:
         self.extra_args: list[str] = []  # more ComfyUI command-line arguments (set before start)
         self.tiny_models = True  # False: models/ stays empty (set before start)
         self.extra_env: dict[str, str] = {}  # more environment for the server process (set before start)
+        self.frontend = frontend
 
     # -- set-up --------------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -84,15 +84,17 @@ class ComfyServer:
             custom_node_source(str(TESTS), str(self.base), models=self.tiny_models))
         user = self.base / "user" / "default"
         user.mkdir(parents=True, exist_ok=True)
-        (user / "comfy.settings.json").write_text(json.dumps(SETTINGS, indent=1))
+        (user / "comfy.settings.json").write_text(json.dumps({**SETTINGS, **self.frontend.settings()}, indent=1))
         for d in ("input", "output", "temp", "models"):
             (self.base / d).mkdir(exist_ok=True)
 
     def start(self, timeout: float = 120.0) -> None:
         self.prepare()
+        root = self.frontend.static_root()
+        front_end = ["--front-end-root", root] if root else []
         cmd = [self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
                "--base-directory", str(self.base), "--database-url", "sqlite:///:memory:",
-               "--disable-auto-launch", "--preview-method", "none", *self.extra_args]
+               "--disable-auto-launch", "--preview-method", "none", *front_end, *self.extra_args]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", **self.extra_env}
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, cwd=self.comfy_root, stdout=self.log, stderr=subprocess.STDOUT, env=env,

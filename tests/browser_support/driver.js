@@ -1,27 +1,76 @@
 // A tiny node driver for the browser test, evaluated in the ComfyUI page (window.__iid).
-// Everything returns JSON-able values so the Python side can assert on them.
+// Everything returns JSON-able values so the Python side can assert on them. It runs on frontend 1.27 and 1.58
+// (classic canvas and "Nodes 2.0"): where they differ, it reads what the page shows in either form.
 (() => {
   const api = () => window.comfyAPI.api.api;
   const app = () => window.comfyAPI.app.app;
   const state = { events: [], toasts: [] };
+
+  // node ids are numbers in 1.27 and strings in 1.58; tests pass either
+  function nodeById(id, graph = app().graph) {
+    return graph.getNodeById(id) ?? graph.getNodeById(String(id)) ?? graph.getNodeById(Number(id)) ?? null;
+  }
+
+  // ...and are handed back to the tests as numbers, as the workflow files write them
+  function normId(id) {
+    return typeof id === "string" && /^\d+$/.test(id) ? Number(id) : id;
+  }
+
+  function vueNodes() {
+    return app().extensionManager.setting.get("Comfy.VueNodes.Enabled") === true;
+  }
+
+  function shown(el) {
+    return !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  }
 
   for (const ev of ["execution_start", "execution_success", "execution_error", "execution_interrupted",
     "executed", "execution_cached"]) {
     api().addEventListener(ev, ({ detail }) => state.events.push({ type: ev, detail }));
   }
 
+  // modal dialogs (1.27 PrimeVue, 1.58 its own), outermost only
   function visibleDialogs() {
-    return [...document.querySelectorAll(".p-dialog, [role=dialog]")]
-      .filter((d) => d.offsetParent !== null || d.getClientRects().length)
-      .map((d) => (d.innerText || "").slice(0, 400));
+    const all = [...document.querySelectorAll(".p-dialog, [role=dialog]")].filter(shown);
+    return all.filter((d) => !all.some((o) => o !== d && o.contains(d))).map((d) => (d.innerText || "").slice(0, 400));
   }
 
+  // toasts (1.27 PrimeVue .p-toast-message, 1.58 [data-testid=toast])
   function toasts() {
-    return [...document.querySelectorAll(".p-toast-message")].map((t) => (t.innerText || "").slice(0, 400));
+    return [...document.querySelectorAll(".p-toast-message, [data-testid=toast]")].filter(shown)
+      .map((t) => (t.innerText || "").slice(0, 400));
   }
 
   function closeDialogs() {
-    for (const b of document.querySelectorAll(".p-dialog .p-dialog-close-button, .p-dialog-header-close")) b.click();
+    const buttons = document.querySelectorAll(".p-dialog .p-dialog-close-button, .p-dialog-header-close, " +
+      "[role=dialog] button[aria-label=Close], [role=dialog] button[aria-label=close]");
+    for (const b of buttons) b.click();
+    // 1.58's node search and some dialogs close on Escape only
+    if (document.querySelector("[role=dialog]")) {
+      document.activeElement?.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    }
+  }
+
+  // 1.58's non-modal "N issues found" notice (missing nodes / models); null when not shown
+  function issuesNotice() {
+    const el = document.querySelector("[data-testid=error-overlay]");
+    return shown(el) ? el.innerText : null;
+  }
+
+  // 1.58's right side panel (its Issues tab after "View details"): text, with every missing-node pack expanded
+  function issuesPanel() {
+    const panel = document.querySelector("[data-testid=properties-panel]");
+    if (!shown(panel)) return null;
+    for (const b of panel.querySelectorAll("[data-testid=missing-node-pack-expand][aria-expanded=false]")) b.click();
+    return panel.innerText;
+  }
+
+  // a visible element's page-centre, for a real click
+  function centreOf(selector) {
+    const el = [...document.querySelectorAll(selector)].find(shown);
+    if (!el) return null;
+    const r = el.getBoundingClientRect();
+    return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
   }
 
   // spec: {key: {type, pos: [x, y], widgets: {name: value}, inputs: {name: [key, outputSlot]}}}
@@ -60,7 +109,7 @@
       }
     }
     app().canvas.setDirty(true, true);
-    return Object.fromEntries(Object.entries(nodes).map(([k, n]) => [k, n.id]));
+    return Object.fromEntries(Object.entries(nodes).map(([k, n]) => [k, normId(n.id)]));
   }
 
   async function queue() {
@@ -79,10 +128,10 @@
   }
 
   function nodeInfo(id) {
-    const node = app().graph.getNodeById(Number(id)) || app().graph.getNodeById(id);
+    const node = nodeById(id);
     if (!node) return null;
     return {
-      id: node.id, type: node.type, pos: [...node.pos], size: [...node.size],
+      id: normId(node.id), type: node.type, pos: [...node.pos], size: [...node.size],
       widgets: (node.widgets || []).map((w) => ({ name: w.name, type: w.type, y: w.y, h: w.computedHeight,
         value: typeof w.value === "object" ? JSON.parse(JSON.stringify(w.value)) : w.value,
         serialize: w.serialize, promptSerialize: w.options?.serialize })),
@@ -91,13 +140,27 @@
   }
 
   function nodesOfType(type) {
-    return app().graph.nodes.filter((n) => n.type === type).map((n) => n.id);
+    return app().graph.nodes.filter((n) => n.type === type).map((n) => normId(n.id));
+  }
+
+  // The element of a node in Nodes 2.0 (and of one of its widgets), else null.
+  function nodeElement(id, widgetName) {
+    if (!vueNodes()) return null;
+    const el = document.querySelector(`[data-node-id="${CSS.escape(String(id))}"]`);
+    return widgetName ? el?.querySelector(`[data-widget-name="${CSS.escape(widgetName)}"]`) ?? null : el;
+  }
+
+  function rectOf(el) {
+    const r = el.getBoundingClientRect();
+    return { x: r.left, y: r.top, width: r.width, height: r.height, scale: app().canvas.ds.scale };
   }
 
   // Screen rectangle (CSS px, page coordinates) of a node, or of one of its widgets.
   function screenRect(id, widgetName) {
+    const el = nodeElement(id, widgetName);
+    if (el) return rectOf(el);
     const canvas = app().canvas;
-    const node = app().graph.getNodeById(id);
+    const node = nodeById(id);
     const ds = canvas.ds;
     const r = canvas.canvas.getBoundingClientRect();
     let x = node.pos[0], y = node.pos[1] - LiteGraph.NODE_TITLE_HEIGHT, w = node.size[0],
@@ -111,10 +174,10 @@
       width: w * ds.scale, height: h * ds.scale, scale: ds.scale };
   }
 
-  // Centre the view on some nodes at a given zoom and redraw synchronously.
-  function focus(ids, scale) {
+  // Centre the view on some nodes at a given zoom and redraw (Nodes 2.0: after the nodes have followed).
+  async function focus(ids, scale) {
     const canvas = app().canvas;
-    const nodes = ids.map((id) => app().graph.getNodeById(id));
+    const nodes = ids.map((id) => nodeById(id));
     const x0 = Math.min(...nodes.map((n) => n.pos[0])) - 20;
     const y0 = Math.min(...nodes.map((n) => n.pos[1] - LiteGraph.NODE_TITLE_HEIGHT)) - 20;
     const x1 = Math.max(...nodes.map((n) => n.pos[0] + n.size[0])) + 20;
@@ -126,6 +189,7 @@
     canvas.ds.offset[1] = (el.clientHeight / s - (y1 - y0)) / 2 - y0;
     canvas.setDirty(true, true);
     canvas.draw(true, true);
+    for (let i = 0; i < 3; i++) await new Promise((r) => requestAnimationFrame(() => r()));
     return s;
   }
 
@@ -136,10 +200,18 @@
     return [r.left + (node.pos[0] + x + ds.offset[0]) * ds.scale, r.top + (node.pos[1] + y + ds.offset[1]) * ds.scale];
   }
 
-  // The face boxes the faces widget drew last (node-local hit rectangles), in page coordinates.
+  // The face boxes the faces widget drew last (its hit rectangles), in page coordinates. Classic: node-local
+  // canvas coordinates; Nodes 2.0: coordinates on the widget's own canvas element.
   function faceBoxes(id, widgetName) {
-    const node = app().graph.getNodeById(id);
+    const node = nodeById(id);
     const w = node.widgets.find((x) => x.name === widgetName);
+    const own = nodeElement(id, widgetName)?.querySelector("canvas");
+    if (own) {
+      const r = own.getBoundingClientRect();
+      const k = r.width / own.offsetWidth;
+      return (w.hits || []).map((h) => ({ index: h.index, x: r.left + h.x * k, y: r.top + h.y * k, width: h.w * k,
+        height: h.h * k }));
+    }
     const s = app().canvas.ds.scale;
     return (w.hits || []).map((h) => {
       const [x, y] = toScreen(node, h.x, h.y);
@@ -177,7 +249,7 @@
   function audit() {
     const files = /\.(safetensors|bin|ckpt|pt|pth|onnx|gguf|sft|png|jpe?g|webp)$/i;
     return app().graph.nodes.map((n) => ({
-      id: n.id, type: n.type, registered: n.type in LiteGraph.registered_node_types,
+      id: normId(n.id), type: n.type, registered: n.type in LiteGraph.registered_node_types,
       widgets_values: JSON.parse(JSON.stringify(n.serialize().widgets_values ?? null)),
       badCombos: (n.widgets || []).filter((w) => w.type === "combo" && Array.isArray(w.options?.values) &&
         !w.options.values.includes(w.value) && !(typeof w.value === "string" && files.test(w.value)))
@@ -186,7 +258,8 @@
   }
 
   window.__iid = { state, blank, build, queue, finished, executedIds, nodeInfo, nodesOfType, screenRect, focus,
-    serialize, load, audit, visibleDialogs, toasts, closeDialogs, faceBoxes, reportElements, apiPrompt };
+    serialize, load, audit, visibleDialogs, toasts, closeDialogs, faceBoxes, reportElements, apiPrompt, nodeById,
+    vueNodes, issuesNotice, issuesPanel, centreOf, nodeElement, normId };
   return true;
 })();
 
@@ -194,6 +267,7 @@
 // workflow the way a user does (missing-models dialog on), reading that dialog back.
 (() => {
   const app = () => window.comfyAPI.app.app;
+  const { nodeById, normId } = window.__iid;
 
   // Every node's bounding box as LiteGraph computes it (title bar included), after a full redraw.
   function nodeBoxes() {
@@ -202,7 +276,7 @@
     canvas.draw(true, true);
     return app().graph.nodes.map((n) => {
       const b = n.getBounding();
-      return { id: n.id, type: n.type, title: n.title, pos: [...n.pos], size: [...n.size],
+      return { id: normId(n.id), type: n.type, title: n.title, pos: [...n.pos], size: [...n.size],
         computed: [...n.computeSize()], box: [b[0], b[1], b[2], b[3]],
         properties: JSON.parse(JSON.stringify(n.properties ?? {})) };
     });
@@ -210,11 +284,11 @@
 
   // Links as [origin id, target id] pairs of the live graph.
   function linkEnds() {
-    return [...app().graph.links.values()].map((l) => [l.origin_id, l.target_id]);
+    return [...app().graph.links.values()].map((l) => [normId(l.origin_id), normId(l.target_id)]);
   }
 
   function setWidgets(id, values) {
-    const node = app().graph.getNodeById(id);
+    const node = nodeById(id);
     for (const [name, value] of Object.entries(values)) {
       const w = node.widgets?.find((x) => x.name === name);
       if (!w) throw new Error(`${node.type} has no widget ${name}`);
@@ -237,11 +311,28 @@
     return app().graph.nodes.length;
   }
 
-  // The entries of the frontend's "Missing Models" dialog: label ("directory / name"), the URL it shows on
-  // hover, its error (why no download), and its Download button.
+  // 1.58: the rows of the Issues tab's "Missing Models" card (after "View details"): label ("directory / name"),
+  // and the Download button (none for files it will not download); no URL is shown (a copy-link button).
+  function missingModelRows() {
+    const panel = document.querySelector("[data-testid=properties-panel]");
+    if (!panel || !panel.getClientRects().length) return null;
+    const rows = [...panel.querySelectorAll(".min-h-8")].filter((r) => r.querySelector("[title]") &&
+      r.querySelector("i[class*='lucide--link']"));
+    if (!rows.length) return null;
+    return rows.map((r) => {
+      const name = r.querySelector("[title]").getAttribute("title");
+      const directory = (r.querySelector("span.block")?.innerText ?? "").split(" · ")[0].trim();
+      const download = r.querySelector("[data-testid=missing-model-download]");
+      return { label: `${directory} / ${name}`, hint: "", error: "",
+        download: download ? { text: download.innerText.trim(), title: "", disabled: download.disabled } : null };
+    });
+  }
+
+  // The entries of the frontend's "Missing Models" dialog (1.27): label ("directory / name"), the URL it shows on
+  // hover, its error (why no download), and its Download button; on 1.58 the Issues tab's rows instead.
   function missingModels() {
     const list = document.querySelector(".comfy-missing-models");
-    if (!list || !list.getClientRects().length) return null;
+    if (!list || !list.getClientRects().length) return missingModelRows();
     return [...list.querySelectorAll("[role=option]")].map((o) => {
       const label = o.querySelector("span[title]");
       const buttons = [...o.querySelectorAll("button")];
@@ -256,7 +347,7 @@
   // The text box of a node's first DOM text widget (a Note's text): its height, and the height its text needs
   // (measured with the box briefly collapsed, so a box taller than its text does not hide the difference).
   function textBox(id) {
-    const node = app().graph.getNodeById(id);
+    const node = nodeById(id);
     const el = node.widgets?.find((w) => w.element instanceof HTMLTextAreaElement)?.element;
     if (!el) return null;
     const clientHeight = el.clientHeight;
@@ -267,8 +358,16 @@
     return { visible: el.getClientRects().length > 0, clientHeight, textHeight };
   }
 
+  // 1.58: close the right side panel (its Issues tab would otherwise still show the last workflow's issues)
+  function closeSidePanel() {
+    const panel = document.querySelector("[data-testid=properties-panel]");
+    if (!panel || !panel.getClientRects().length) return false;
+    panel.querySelector("button[aria-label='Toggle properties panel']")?.click();
+    return true;
+  }
+
   Object.assign(window.__iid, { nodeBoxes, linkEnds, setWidgets, imagesReady, loadAsUser, missingModels,
-    textBox });
+    textBox, closeSidePanel });
   return true;
 })();
 
@@ -277,6 +376,7 @@
 // workflow tabs.
 (() => {
   const app = () => window.comfyAPI.app.app;
+  const { nodeById, normId } = window.__iid;
 
   function dropWorkflowFile(workflow, fileName) {
     const data = new DataTransfer();
@@ -303,15 +403,15 @@
   // {id, type, widgets: {name: value}, inputs: {name: [origin id, origin slot] | null}} of a live node.
   function nodeState(id) {
     const graph = app().graph;
-    const node = graph.getNodeById(id);
+    const node = nodeById(id, graph);
     if (!node) return null;
     const inputs = {};
-    for (const input of node.inputs ?? []) {
-      const link = input.link == null ? null : graph.links.get?.(input.link) ?? graph.links[input.link];
-      inputs[input.name] = link ? [link.origin_id, link.origin_slot] : null;
-    }
+    (node.inputs ?? []).forEach((input, slot) => {
+      const link = node.getInputLink(slot);  // (1.58 deprecates reading input.link)
+      inputs[input.name] = link ? [normId(link.origin_id), link.origin_slot] : null;
+    });
     const widgets = Object.fromEntries((node.widgets ?? []).map((w) => [w.name, w.value]));
-    return JSON.parse(JSON.stringify({ id: node.id, type: node.type, widgets, inputs }));
+    return JSON.parse(JSON.stringify({ id: normId(node.id), type: node.type, widgets, inputs }));
   }
 
   function workflowTabs() {
