@@ -21,10 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]  # the browser-test helpers (tests/browser_support)
 
-from browser_support import CHROMIUM, COMFY, FACE_FILE, Chromium, ComfyServer, open_app  # noqa: E402
+from browser_support import CHROMIUM, COMFY, FACE_FILE, WORKFLOW_IMAGES, Chromium, ComfyServer, open_app  # noqa: E402
 
 WORKFLOWS = ROOT / "example_workflows"
-INPUT_IMAGES = ("face_b.png", "face_2.png", "pose.png", "pose_two.png", "depth.png")  # named by the workflows
 VIEWPORT = (2400, 1500)  # large enough that the whole graph is drawn at a zoom where titles and widgets show
 WIDTH = 768               # thumbnail width in pixels
 MAX_BYTES = 100_000
@@ -79,7 +78,7 @@ def main() -> None:
     chromium = Chromium(CHROMIUM, *VIEWPORT)
     try:
         server.start()
-        for name in INPUT_IMAGES:
+        for name in WORKFLOW_IMAGES:
             shutil.copyfile(server.base / "input" / FACE_FILE, server.base / "input" / name)
         chromium.start()
         page = open_app(chromium, server)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import COMFY, ComfyServer, needs_browser, open_app
+from browser_support.frontends import CLASSIC, frontend_fixture
 from browser_support.session import BENIGN, Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,10 +45,13 @@ class I18nSession(Session):
         self.ids = self.call("build", {"apply": {"type": NODE, "pos": [300, 200]}})
 
 
+frontend = frontend_fixture(CLASSIC)
+
+
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory, chromium):  # noqa: F811
+def ui(tmp_path_factory, chromium, frontend):  # noqa: F811
     tmp = tmp_path_factory.mktemp("i18n")
-    server = ComfyServer(COMFY, tmp)
+    server = ComfyServer(COMFY, tmp, frontend=frontend)
     server.tiny_models = False  # nothing runs here
     server.start()
     s = I18nSession(server, None, tmp / "screens")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from browser_support import COMFY, FACE_FILE, ComfyServer, needs_browser, open_app
+from browser_support.frontends import CLASSIC, frontend_fixture
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 
 pytestmark = needs_browser
@@ -34,10 +35,13 @@ TABLE = f"""(() => {{
 }})()"""
 
 
+frontend = frontend_fixture(CLASSIC)
+
+
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory, chromium):  # noqa: F811
+def ui(tmp_path_factory, chromium, frontend):  # noqa: F811
     tmp = tmp_path_factory.mktemp("identity_score")
-    server = ComfyServer(COMFY, tmp)
+    server = ComfyServer(COMFY, tmp, frontend=frontend)
     server.prepare()
     server.start()
     page = open_app(chromium, server)

@@ -18,6 +18,7 @@ import pytest
 
 from browser_support import (COMFY, FACE_FILE, ComfyServer, colour_count, crop, load_png, needs_browser,
                              open_app)
+from browser_support.frontends import CLASSIC, frontend_fixture
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 from instantid_core.compute.keypoints import COLORS, keypoint_image
 from instantid_core.faces.hand_posed import parse_points, preset_points, transform_points
@@ -38,10 +39,13 @@ WITH_FACES = {**GRAPH,
 SHIFT, ALT = 8, 1  # CDP modifier bits
 
 
+frontend = frontend_fixture(CLASSIC)
+
+
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory, chromium):  # noqa: F811
+def ui(tmp_path_factory, chromium, frontend):  # noqa: F811
     tmp = tmp_path_factory.mktemp("keypoint_editor")
-    server = ComfyServer(COMFY, tmp)
+    server = ComfyServer(COMFY, tmp, frontend=frontend)
     server.start()
     page = open_app(chromium, server, also_ready="window.InstantIDKeypointEditor")
     s = Session(server, page, tmp / "screens")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (ADAPTER, CHECKPOINT, COMFY, CONTROLNET, FACE_FILE, ComfyServer, needs_browser,
+from browser_support import (ADAPTER, CHECKPOINT, COMFY, CONTROLNET, FACE_FILE, WORKFLOW_IMAGES, ComfyServer, needs_browser,
                              open_app)
 from browser_support.frontends import CLASSIC, frontend_fixture
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
@@ -35,7 +35,7 @@ WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 pytestmark = needs_browser
 
 # the input images the workflows name; the test server has only the face photo, copied under these names
-INPUT_IMAGES = ("face_b.png", "face_2.png", "pose.png", "pose_two.png", "depth.png", "target.png", "group.png")
+INPUT_IMAGES = WORKFLOW_IMAGES
 FACE_NODE = "InstantIDPrecision_FaceDetect"
 REPORT_NODES = ("InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection")
 # widget edits that make a workflow run on the tiny models in seconds

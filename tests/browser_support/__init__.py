@@ -5,8 +5,8 @@ Nothing here imports ComfyUI or torch in the test process."""
 from .app_page import CHROMIUM, COMFY, needs_browser, open_app
 from .cdp import Chromium, JSError, Page, find_chromium
 from .comfy_server import ComfyServer
-from .fixture_node import ADAPTER, CHECKPOINT, CONTROLNET, FACE_FILE
+from .fixture_node import ADAPTER, CHECKPOINT, CONTROLNET, FACE_FILE, WORKFLOW_IMAGES
 from .pixels import colour_count, crop, hex_rgb, load_png, near
 
 __all__ = ["CHROMIUM", "COMFY", "needs_browser", "open_app", "Chromium", "Page", "JSError", "find_chromium", "ComfyServer", "ADAPTER", "CHECKPOINT", "CONTROLNET",
-           "FACE_FILE", "colour_count", "crop", "hex_rgb", "load_png", "near"]
+           "FACE_FILE", "WORKFLOW_IMAGES", "colour_count", "crop", "hex_rgb", "load_png", "near"]

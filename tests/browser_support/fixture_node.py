@@ -13,6 +13,8 @@ import traceback
 from pathlib import Path
 
 FACE_FILE = "face.png"
+# the other photos the shipped workflows name; browser tests and the thumbnail script stage the face photo under them
+WORKFLOW_IMAGES = ("face_b.png", "face_2.png", "pose.png", "pose_two.png", "depth.png", "target.png", "group.png")
 CHECKPOINT = "tiny_sdxl.safetensors"
 CONTROLNET = "tiny_identitynet.safetensors"
 ADAPTER = "ip-adapter.safetensors"
