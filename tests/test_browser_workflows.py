@@ -112,6 +112,9 @@ class TestLayoutAtRealSizes:
         assert not overlaps(boxes), _describe(nodes, overlaps(boxes))
         assert not backward_links(boxes, ends), _describe(nodes, backward_links(boxes, ends))
         [note] = [n["id"] for n in data["nodes"] if n["type"] == "Note"]
+        if "<this pack's folder>" in json.dumps(data):  # the Note names the folder the pack is installed in
+            shown = tiny.call("nodeInfo", note)["widgets"][0]["value"]
+            assert "<this pack's folder>" not in shown and f"custom_nodes/{tiny.server.pack_name} " in shown, shown
         tiny.call("focus", [note], 1.0)
         text = tiny.page.wait_for(f"__iid.textBox({note})?.visible && __iid.textBox({note})", timeout=10,
                                   what="the Note's text box")
