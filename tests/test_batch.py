@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instantid_testkit.comfy_env import ROOT, comfy_env, face_photo
+from instantid_testkit.comfy_env import ROOT, cli_base_dir, comfy_env, face_photo
 from runner.batch.manifest import BadRow, Job, cross_product, read_manifest, slug
 from runner.batch.state import OutputFolder
 
@@ -268,21 +268,9 @@ def test_sigint_finishes_the_current_image_and_a_rerun_completes(env, reference,
 
 # -- a real `python <pack> batch` process, killed ------------------------------------------------------------
 
-def cli_base(env, tmp: Path) -> Path:
-    """A ComfyUI base directory with the tiny models and a custom node that registers the tiny SDXL family."""
-    base = tmp / "base"
-    if not base.exists():
-        shutil.copytree(env.tmp / "models", base / "models")
-        (base / "custom_nodes").mkdir(parents=True)
-        (base / "custom_nodes" / "tiny_sdxl_family.py").write_text(
-            f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\nfrom instantid_testkit import comfy_support\n"
-            "comfy_support.register_tiny_sdxl()\nNODE_CLASS_MAPPINGS = {}\n")
-    return base
-
-
 def test_sigkill_mid_batch_loses_nothing_and_a_rerun_makes_each_row_once(env, reference, tmp_path):
     out, manifest = tmp_path / "out", first_rows(reference["manifest"], 3, tmp_path)
-    cmd = [sys.executable, str(ROOT), "--comfy-args", f"--cpu --base-directory {cli_base(env, tmp_path)}", "batch",
+    cmd = [sys.executable, str(ROOT), "--comfy-args", f"--cpu --base-directory {cli_base_dir(env, tmp_path)}", "batch",
            str(manifest), "--out", str(out), *CLI_OPTIONS]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "COMFYUI_PATH": env.comfy_root})
@@ -378,7 +366,7 @@ def test_ray_two_actors_one_killed_mid_batch_make_the_same_images(env, reference
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install \"ray[data]\"; CI installs it)")
     from runner.batch.ray_pool import RayExecutor
     from runner.batch.run import run_batch
-    base = cli_base(env, tmp_path)
+    base = cli_base_dir(env, tmp_path)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "COMFYUI_PATH": env.comfy_root}})
     try:

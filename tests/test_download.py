@@ -388,16 +388,21 @@ def test_frontend_entries_and_download_command():
     assert pack_folder_for_command(cwd=str(ROOT.parent.parent)) == f"{ROOT.parent.name}/{ROOT.name}"  # custom_nodes/<pack>
 
 
-def test_cli_download_offline_exits_2_and_prints_the_manual_urls(tmp_path):
-    """`python <pack> download --only adapter --to <models>` with the hub unreachable: the real catalog's URL and
-    the target folder are printed, nothing is left at the target."""
+def _cli_download_offline(tmp_path, group):
+    """`python <pack> download --only <group> --to <tmp>/m` with the hub address pointing at a port nobody serves."""
     import socket
-    with socket.socket() as s:  # a port nobody listens on
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "COMFYUI_PATH": ""}
-    done = subprocess.run([sys.executable, str(ROOT), "download", "--only", "adapter", "--to", str(tmp_path / "m")],
+    return subprocess.run([sys.executable, str(ROOT), "download", "--only", group, "--to", str(tmp_path / "m")],
                           capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300)
+
+
+def test_cli_download_offline_exits_2_and_prints_the_manual_urls(tmp_path):
+    """`python <pack> download --only adapter --to <models>` with the hub unreachable: the real catalog's URL and
+    the target folder are printed, nothing is left at the target."""
+    done = _cli_download_offline(tmp_path, "adapter")
     assert done.returncode == 2, done.stdout + done.stderr
     adapter = files_for([ADAPTER])[0]
     assert adapter.url in done.stderr and str(tmp_path / "m" / "instantid") in done.stderr
@@ -439,13 +444,7 @@ def test_a_same_sized_other_file_or_an_antelope_copy_elsewhere_does_not_count(hu
 
 
 def test_cli_offers_the_sdxl_checkpoint_only_when_asked_and_shows_its_licence(tmp_path):
-    import socket
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "COMFYUI_PATH": ""}
-    done = subprocess.run([sys.executable, str(ROOT), "download", "--only", "sdxl", "--to", str(tmp_path / "m")],
-                          capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300)
+    done = _cli_download_offline(tmp_path, "sdxl")
     assert done.returncode == 2, done.stdout + done.stderr
     (sdxl,) = files_for([SDXL])
     assert "CreativeML Open RAIL++-M" in done.stdout and sdxl.url in done.stderr

@@ -10,7 +10,7 @@ import torch
 
 from instantid_testkit import comfy_support as cs
 from instantid_testkit import fixtures_onnx as fx
-from instantid_testkit.comfy_env import ROOT, comfy_env, face_photo
+from instantid_testkit.comfy_env import ROOT, cli_base_dir, comfy_env, face_photo
 from instantid_testkit.prompts import full_chain
 
 NEW_NODES = ("InstantIDPrecision_IdentityScore", "InstantIDPrecision_SaveIdentity", "InstantIDPrecision_LoadIdentity")
@@ -230,13 +230,7 @@ def test_runner_face_may_be_a_saved_identity(env, tmp_path):
 
 def test_cli_prints_the_score(env, tmp_path):
     """`python <pack> run … --score` in a fresh process."""
-    import shutil
-    base = tmp_path / "base"
-    shutil.copytree(env.tmp / "models", base / "models")
-    (base / "custom_nodes").mkdir(parents=True)
-    (base / "custom_nodes" / "tiny_sdxl_family.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\nfrom instantid_testkit import comfy_support\n"
-        "comfy_support.register_tiny_sdxl()\nNODE_CLASS_MAPPINGS = {}\n")
+    base = cli_base_dir(env, tmp_path)
     out = tmp_path / "portrait.png"
     cmd = [sys.executable, str(ROOT), "--comfy-args", f"--cpu --base-directory {base}", "run",
            "example_workflows/instantid_basic_portrait.json", "--face", str(_photo(env, tmp_path)), "--score",

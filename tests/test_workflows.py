@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instantid_testkit.comfy_env import ROOT, comfy_env, face_photo
+from instantid_testkit.comfy_env import ROOT, cli_base_dir, comfy_env, face_photo
 from instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries
 from runner.workflow_format import is_widget, ui_to_api, widget_value_map
 
@@ -302,13 +302,7 @@ def test_missing_model_stops_before_loading_with_doctor_report(env, tmp_path):
 
 def test_cli_runs_a_workflow_end_to_end(env, tmp_path):
     """`python <pack> run …` in a fresh process: its own ComfyUI start-up, models from --base-directory."""
-    base = tmp_path / "base"
-    shutil.copytree(env.tmp / "models", base / "models")
-    (base / "custom_nodes").mkdir(parents=True)
-    # a test-only custom node: ComfyUI must recognise the tiny SDXL family in that process too
-    (base / "custom_nodes" / "tiny_sdxl_family.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\nfrom instantid_testkit import comfy_support\n"
-        "comfy_support.register_tiny_sdxl()\nNODE_CLASS_MAPPINGS = {}\n")
+    base = cli_base_dir(env, tmp_path)
     out = tmp_path / "portrait.png"
     cmd = [sys.executable, str(ROOT), "--comfy-args", f"--cpu --base-directory {base}", "run",
            "example_workflows/instantid_basic_portrait.json", "--face", str(env.photos / "me.png"), "--prompt", "a portrait",

@@ -11,6 +11,17 @@ import { app } from "../../scripts/app.js";
 // ------------------------------------------------------------------------------------------- settings, toasts
 
 // Checked: 1.27.10, 1.58.1.
+// A node class's method (onExecuted, onSerialize, onConfigure…) runs what it did before, then fn: other
+// extensions that hook the same method keep working. Checked on 1.27.10 and 1.58.1 (classic and Vue nodes).
+export function chain(proto, name, fn) {
+  const previous = proto[name];
+  proto[name] = function (...args) {
+    const r = previous?.apply(this, args);
+    fn.apply(this, args);
+    return r;
+  };
+}
+
 export function setting(id) {
   return app.extensionManager?.setting?.get?.(id);
 }

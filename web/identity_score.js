@@ -7,6 +7,7 @@
 // The display is a DOM widget that is never serialised into widgets_values or the API prompt; the last result is
 // kept on the serialised node (`instantid_identity_ui`) so it comes back when the workflow is reloaded.
 import { app } from "../../scripts/app.js";
+import { chain } from "./frontend_adapter.js";
 
 const SCORE_NODE = "InstantIDPrecision_IdentityScore";
 const INFO_NODES = new Set(["InstantIDPrecision_SaveIdentity", "InstantIDPrecision_LoadIdentity"]);
@@ -83,15 +84,6 @@ function stateFrom(node, output) {
   }
   const text = output?.instantid_identity_info;
   return Array.isArray(text) ? { text: text.join("\n") } : null;
-}
-
-function chain(proto, name, fn) {
-  const previous = proto[name];
-  proto[name] = function (...args) {
-    const r = previous?.apply(this, args);
-    fn.apply(this, args);
-    return r;
-  };
 }
 
 app.registerExtension({

@@ -22,7 +22,7 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { t } from "./instantid_i18n.js";
-import { addCanvasWidget, addElementWidget, fitNode, markChanged, nodeById, onWidgetsChanged, redraw,
+import { addCanvasWidget, addElementWidget, chain, fitNode, markChanged, nodeById, onWidgetsChanged, redraw,
   setWidgetValue, shownImage, upstreamNode, widgetOf } from "./frontend_adapter.js";
 
 const FACE_NODE = "InstantIDPrecision_FaceDetect";
@@ -280,15 +280,6 @@ function restore(node, state) {
   if (!state) return;
   if (node.comfyClass === FACE_NODE && state.faces) showFaces(node, state.faces);
   else if (REPORT_NODES.has(node.comfyClass) && typeof state.report === "string") showReport(node, state.report);
-}
-
-function chain(proto, name, fn) {
-  const previous = proto[name];
-  proto[name] = function (...args) {
-    const r = previous?.apply(this, args);
-    fn.apply(this, args);
-    return r;
-  };
 }
 
 // ---------------------------------------------------------------------------------------------- cached results

@@ -74,3 +74,17 @@ def comfy_env(tmp_root: Path) -> ComfyEnv:
     module = str(ROOT).replace(".", "_x_")
     _ENV = ComfyEnv(tmp_root, module, seconds, layers, boot["path"], hidden)
     return _ENV
+
+
+def cli_base_dir(env: ComfyEnv, tmp: Path) -> Path:
+    """A ComfyUI base directory for a `python <pack> …` subprocess (its own ComfyUI start-up): the tiny models, and
+    a test-only custom node that registers the tiny SDXL family in that process too."""
+    import shutil
+    base = tmp / "base"
+    if not base.exists():
+        shutil.copytree(env.tmp / "models", base / "models")
+        (base / "custom_nodes").mkdir(parents=True)
+        (base / "custom_nodes" / "tiny_sdxl_family.py").write_text(
+            f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\nfrom instantid_testkit import comfy_support\n"
+            "comfy_support.register_tiny_sdxl()\nNODE_CLASS_MAPPINGS = {}\n")
+    return base
