@@ -37,6 +37,7 @@ def photograph(page, workflow: dict, out: Path) -> None:
     ids = [n["id"] for n in workflow["nodes"] if n["type"] != "Note"]
     page.js(f"__iid.focus({json.dumps(ids)})")
     page.pump(0.5)
+    page.js("window.InstantIDModels?.close()")  # the model panel (the test models have other names): not the graph
     rects = [page.js(f"__iid.screenRect({i})") for i in ids]
     x0, y0 = min(r["x"] for r in rects) - PAD, min(r["y"] for r in rects) - PAD
     x1 = max(r["x"] + r["width"] for r in rects) + PAD
