@@ -132,7 +132,9 @@ print("SECONDS", time.perf_counter() - t)
     return float(line.split()[1])
 
 
-def bench_ray(base, manifest, tmp, actors: int) -> float:
+def bench_ray(base, manifest, tmp, actors: int):
+    """(wall seconds, steady rate): the whole run (actor start-up included), and rows per second between the first
+    and the last finished row (start-up excluded)."""
     code = f"""
 import sys, time, json
 sys.path.append({str(ROOT)!r})
@@ -147,21 +149,31 @@ wf = Path({str(WORKFLOW)!r})
 options = {{**{TINY!r}, **{SIZE!r}, "sets": []}}
 ex = RayExecutor(None, json.loads(wf.read_text()), wf.name, options, comfy_root={os.environ['COMFYUI_PATH']!r},
                  comfy_args=["--cpu", "--base-directory", {str(base)!r}], actors={actors}, gpus=0, threads=1)
+stamps = []
+class Timed:
+    def run(self, jobs, sink):
+        done = sink.done
+        def timed(job, outcome):
+            done(job, outcome)
+            stamps.append(time.perf_counter())
+        sink.done = timed
+        ex.run(jobs, sink)
 t = time.perf_counter()
-status = run_batch(read_manifest(Path({str(manifest)!r})), Path({str(tmp)!r}) / "out_ray{actors}", wf.read_bytes(), options, ex)
-print("SECONDS", time.perf_counter() - t, status)
+status = run_batch(read_manifest(Path({str(manifest)!r})), Path({str(tmp)!r}) / "out_ray{actors}", wf.read_bytes(), options, Timed())
+print("SECONDS", time.perf_counter() - t, (len(stamps) - 1) / (stamps[-1] - stamps[0]), status)
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     line = next((l for l in done.stdout.splitlines() if l.startswith("SECONDS")), None)
     if line is None or not line.endswith(" 0"):
         raise SystemExit(f"ray run failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return float(line.split()[1])
+    return float(line.split()[1]), float(line.split()[2])
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows-per-person", type=int, default=3)
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--ray-only", action="store_true", help="only D (Ray, 1 vs 2 actors)")
     args = parser.parse_args()
     if not os.environ.get("COMFYUI_PATH") or _common.comfy_or_skip("batch vs run") is None:
         return  # the tiny models are written with ComfyUI's own code: booted here (--cpu) only for that
@@ -172,6 +184,26 @@ def main():
     manifest = make_rows(tmp, args.rows_per_person)
     n = len(rows_of(manifest))
     print(f"{n} rows, {cores} CPU cores, tiny models, 64x64, 2 steps", flush=True)
+    result = "RESULT"
+    if not args.ray_only:
+        result = run_abc(base, manifest, tmp, n)
+    try:
+        import ray  # noqa: F401
+        have_ray = not args.no_ray
+    except ImportError:
+        have_ray = False
+    if have_ray:
+        (one, rate1), (two, rate2) = bench_ray(base, manifest, tmp, 1), bench_ray(base, manifest, tmp, 2)
+        print(f"  D Ray, 1 actor (1 thread):  {one:7.1f} s, {rate1:.3f} rows/s after the first row;  "
+              f"2 actors (1 thread each): {two:7.1f} s, {rate2:.3f} rows/s", flush=True)
+        result += (f"; 2 local Ray workers vs 1 on {cores} cores: {rate2 / rate1:.2f}x the rows/s once started "
+                   f"({one / two:.2f}x wall, actor start-up included)")
+    print(result)
+    if not os.environ.get("BENCH_TMP"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_abc(base, manifest, tmp, n) -> str:
     a, a_cpu = bench_batch_cli(base, manifest, tmp)
     print(f"  A batch (one process, boot included):       {a:7.1f} s  {a / n:6.2f} s/image  "
           f"(CPU {a_cpu:.1f} s, {a_cpu / n:.2f} s/image)", flush=True)
@@ -181,21 +213,8 @@ def main():
     c = bench_in_process_per_row(base, manifest, tmp)
     print(f"  C run_workflow per row, one booted process: {c:7.1f} s  {c / n:6.2f} s/image (boot excluded)",
           flush=True)
-    result = (f"RESULT batch per-image cost = {a_cpu / b_cpu:.2f}x of `run` per row in CPU time "
-              f"({a / b:.2f}x wall), {a / c:.2f}x of C (wall)")
-    try:
-        import ray  # noqa: F401
-        have_ray = not args.no_ray
-    except ImportError:
-        have_ray = False
-    if have_ray:
-        one, two = bench_ray(base, manifest, tmp, 1), bench_ray(base, manifest, tmp, 2)
-        print(f"  D Ray, 1 actor (1 thread):  {one:7.1f} s;  2 actors (1 thread each): {two:7.1f} s "
-              f"(actor start-up included)")
-        result += f"; 2 local Ray workers vs 1: {one / two:.2f}x faster on {cores} cores"
-    print(result)
-    if not os.environ.get("BENCH_TMP"):
-        shutil.rmtree(tmp, ignore_errors=True)
+    return (f"RESULT batch per-image cost = {a_cpu / b_cpu:.2f}x of `run` per row in CPU time "
+            f"({a / b:.2f}x wall), {a / c:.2f}x of C (wall)")
 
 
 if __name__ == "__main__":
