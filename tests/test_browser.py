@@ -43,6 +43,11 @@ OUR_NODES = {
     "InstantIDPrecision_Apply": "Apply InstantID + IdentityNet",
     "InstantIDPrecision_ApplyAllInOne": "Apply InstantID (all-in-one)",
     "InstantIDPrecision_ModelDoctor": "InstantID Model Doctor",
+    "InstantIDPrecision_FaceCrop": "InstantID Face Crop",
+    "InstantIDPrecision_FaceStitch": "InstantID Face Stitch",
+    "InstantIDPrecision_IdentityScore": "InstantID Identity Score",
+    "InstantIDPrecision_SaveIdentity": "InstantID Save Identity",
+    "InstantIDPrecision_LoadIdentity": "InstantID Load Identity",
 }
 EXTENSION_URL = "/extensions/comfyui-instantid/instantid.js"
 # the face photo of tests/comfy_env.py: (x, y, side) -> boxes by size: [96,160,224,288], [400,192,464,256]

@@ -22,7 +22,8 @@ const DOWNLOAD_COMMAND = "InstantIDPrecision.DownloadModels";
 const PACK_PREFIX = "InstantIDPrecision_";
 const LOADERS = { adapter: ["InstantIDPrecision_ModelLoader", "instantid_file"], identitynet: ["ControlNetLoader", "control_net_name"] };
 const FACE_NODES = new Set(["InstantIDPrecision_FaceAnalysisLoader"]);
-const state = { poll: null, dismissed: new Set(), wantSdxl: false, offered: null };
+// compact: the one-line notice a workflow load opens (the canvas stays free); "Show" opens the full panel
+const state = { poll: null, dismissed: new Set(), wantSdxl: false, offered: null, compact: false };
 
 function el(tag, props = {}, children = []) {
   const { dataset, ...rest } = props; // dataset is read-only on elements: copy its entries
@@ -56,6 +57,7 @@ function addStyle() {
   background: var(--comfy-menu-bg, #353535); color: var(--fg-color, #fff); font: 13px/1.4 sans-serif;
   border: 1px solid var(--border-color, #4e4e4e); border-left: 4px solid #2f6fde; border-radius: 8px;
   box-shadow: 0 6px 24px rgba(0, 0, 0, 0.45); }
+#${PANEL_ID}.iid-notice { width: auto; flex-direction: row; align-items: center; padding: 8px 10px; }
 #${PANEL_ID}.done { border-left-color: #3fb950; } #${PANEL_ID}.failed { border-left-color: #f85149; }
 #${PANEL_ID} .iid-title { font-weight: bold; font-size: 15px; }
 #${PANEL_ID} table { border-collapse: collapse; width: 100%; }
@@ -131,6 +133,7 @@ function render(status) {
   }
   const job = status.download;
   const running = job?.state === "running";
+  if (state.compact && !running) return renderNotice(panel, status);
   panel.className = job?.state === "failed" || job?.state === "cancelled" ? "failed" : job?.state === "done" ? "done" : "";
   const rows = shownFiles(status).map((f) => {
     const pct = f.size ? Math.round((100 * f.bytes) / f.size) : 0;
@@ -181,6 +184,22 @@ function render(status) {
   if (!running && state.poll) { clearInterval(state.poll); state.poll = null; }
 }
 
+function renderNotice(panel, status) {
+  const missing = missingGroups(status);
+  const count = status.files.filter((f) => missing.includes(f.group) && !f.installed).length;
+  panel.className = "iid-notice";
+  panel.replaceChildren(
+    el("span", { className: "iid-notice-text",
+      textContent: t("models.notice", "InstantID: {count} model file(s) missing", { count }) }),
+    el("button", { className: "iid-primary", textContent: t("models.show", "Show"),
+      onclick: () => { state.compact = false; render(status); } }),
+    el("button", { textContent: "×", title: t("models.close", "Close"), onclick: () => {
+      if (state.offered) state.dismissed.add(state.offered.join());
+      closePanel();
+    } }),
+  );
+}
+
 async function refresh() {
   const { ok, answer } = await call("");
   if (ok) render(answer);
@@ -198,6 +217,7 @@ async function start(groups) {
 
 export async function openModelPanel() {
   state.offered = null; // opened by hand: every file that is not there as published
+  state.compact = false;
   const { ok, answer } = await call("");
   if (ok) render(answer);
 }
@@ -210,6 +230,7 @@ async function offerForGraph() {
   const needed = neededGroups(nodes, answer);
   if (answer.download?.state === "running" || (needed.length && !state.dismissed.has(needed.join()))) {
     state.offered = needed.length ? needed : null;
+    state.compact = answer.download?.state !== "running";
     render(answer);
   }
 }
