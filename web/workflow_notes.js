@@ -6,8 +6,8 @@
 import { app } from "../../scripts/app.js";
 
 const PLACEHOLDER = "<this pack's folder>";
-// the sentence that explains the placeholder has nothing left to explain once it is replaced
-const EXPLANATION = /\n?\(<this pack's folder> is the name[^)]*\)/g;
+// the sentence that explains the placeholder: once it is replaced, it says where the name comes from instead
+const EXPLANATION = /\(<this pack's folder> is the name[^)]*\)/g;
 const NOTE_TYPES = new Set(["Note", "MarkdownNote"]);
 
 export function packFolder() {
@@ -18,7 +18,8 @@ export function packFolder() {
 
 export function withPackFolder(text, folder) {
   if (typeof text !== "string" || !text.includes(PLACEHOLDER) || !folder) return text;
-  return text.replace(EXPLANATION, "").split(PLACEHOLDER).join(folder);
+  return text.replace(EXPLANATION, `(${folder} is the folder this ComfyUI loads the pack from.)`)
+    .split(PLACEHOLDER).join(folder);
 }
 
 function notesOf(graphData) {
