@@ -232,6 +232,7 @@ class TestMissingModelsDialog:
         finally:
             for path in placed:
                 path.unlink(missing_ok=True)
+            _refresh_model_lists(empty)  # 1.58 would otherwise go on listing them as installed
 
     def test_pack_properties_pass_the_frontend_validation_and_are_kept(self, empty):
         data = json.loads((REPO / "example_workflows" / "instantid_basic_portrait.json").read_text())
@@ -262,7 +263,10 @@ class TestMissingModelsDialog:
             del data["models"]
         since = empty.mark()
         entries = _dialog(empty, data)
-        assert {e["label"]: e["hint"] for e in entries} == {label: m["url"] for label, m in expected.items()}
+        if empty.server.frontend.newer:  # 1.58's Issues rows show the file and its folder, not the link
+            assert {e["label"] for e in entries} == set(expected)
+        else:
+            assert {e["label"]: e["hint"] for e in entries} == {label: m["url"] for label, m in expected.items()}
         # ...and with no records at all there is nothing to offer (1.27.10 lists only recorded files; 1.58.1 also
         # lists a loader's file from its widget value, then without folder or link)
         data.pop("models", None)
@@ -287,16 +291,22 @@ class TestTemplateBrowser:
         empty.call("openTemplates")
         empty.page.wait_for(f"__iid.pickTemplateCategory({json.dumps(pack)})", timeout=20,
                             what=f"the category {pack!r} in the template browser")
+        # every template has its card; the thumbnails load lazily as cards come into view (1.27 draws the first
+        # screenful), so the ones the browser has loaded are checked here and the rest at their URL below
         cards = empty.page.wait_for(
             f"(() => {{ const c = __iid.templateCards({json.dumps(names)}); "
-            f"return c && c.length === {len(names)} && c.every((x) => x.loaded) && c; }})()",
-            timeout=30, what="every template's card with its thumbnail loaded")
-        assert sorted(c["name"] for c in cards) == names and all(c["width"] > 0 for c in cards)
+            f"return c && c.length === {len(names)} && c.filter((x) => x.loaded).length >= {min(len(names), 6)}"
+            f" && c; }})()", timeout=30, what="the templates' cards with their thumbnails loaded")
+        assert sorted(c["name"] for c in cards) == names
+        cards = [c for c in cards if c["loaded"]]
+        assert all(c["width"] > 0 for c in cards)
         empty.page.pump(0.3)
         empty.page.screenshot(empty.shots / "template_browser.png")
         prefix = f"{empty.server.url}/api/workflow_templates/{pack}/"
         fetched = {u[len(prefix):]: status for u, status in empty.page.responses[seen:] if u.startswith(prefix)}
-        assert {k: v for k, v in fetched.items() if k.endswith(".jpg")} == {f"{n}.jpg": 200 for n in names}
+        assert {f"{c['name']}.jpg" for c in cards} <= {k for k, v in fetched.items() if v == 200}
+        for name in names:  # every template's picture is there at the URL the frontends ask for
+            assert empty.server.get_bytes(f"/api/workflow_templates/{pack}/{name}.jpg")[0] == 200, name
 
         data = json.loads((REPO / "example_workflows" / "instantid_basic_portrait.json").read_text())
         assert empty.call("openTemplateCard", "instantid_basic_portrait")

@@ -69,7 +69,7 @@ function modelEntries(graphData) {
   for (const subgraph of graphData?.definitions?.subgraphs ?? []) {
     fromNodes(subgraph?.nodes, ` in subgraph '${subgraph?.name}'`);
   }
-  for (const model of graphData?.models ?? []) entries.push({ model, label: "workflow" });
+  for (const model of graphData?.models ?? []) entries.push({ model, label: "workflow", field: "models" });
   return entries.filter(({ model }) => hasSeparator(model?.name) && typeof model.directory === "string");
 }
 
@@ -89,10 +89,10 @@ async function fixModelNames(graphData) {
       lists.set(dir, []);
     }
   }
-  for (const { model, label } of entries) {
+  for (const { model, label, field = "properties.models" } of entries) {
     const name = onlyOtherSpelling(model.name, lists.get(model.directory) ?? []);
     if (!name) continue;
-    console.info(`${TAG} ${label} properties.models: '${model.name}' -> '${name}' ${WHY}`);
+    console.info(`${TAG} ${label} ${field}: '${model.name}' -> '${name}' ${WHY}`);
     model.name = name;
   }
 }

@@ -460,7 +460,10 @@
   function templateCards(names) {
     const dialog = templateDialog();
     if (!dialog) return null;
-    return [...dialog.querySelectorAll("img")].filter((i) => names.includes(i.alt)).map((i) => ({
+    const imgs = [...dialog.querySelectorAll("img")].filter((i) => names.includes(i.alt));
+    // thumbnails load lazily, as a user scrolls to them: bring the next one that has not loaded into view
+    imgs.find((i) => !(i.complete && i.naturalWidth > 0))?.scrollIntoView({ block: "center" });
+    return imgs.map((i) => ({
       name: i.alt, loaded: i.complete && i.naturalWidth > 0, width: i.naturalWidth, height: i.naturalHeight }));
   }
 
