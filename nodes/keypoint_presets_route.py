@@ -6,9 +6,9 @@ Answer: {"centre": [cx, cy], "shapes": {name: [[dx, dy] × 5]}}; a preset's poin
 server is running; without one nothing happens."""
 from __future__ import annotations
 
-import sys
 
 from ..instantid_core.faces.hand_posed import PRESET_CENTRE, PRESET_POSES, preset_shape
+from .server_routes import add_route
 
 ROUTE = "/instantid_precision/keypoint_presets"
 
@@ -26,13 +26,7 @@ async def keypoint_presets(request):
 
 def register_route() -> bool:
     """Add the route to ComfyUI's server when one exists; True if it is (now) registered."""
-    instance = getattr(getattr(sys.modules.get("server"), "PromptServer", None), "instance", None)
-    routes = getattr(instance, "routes", None)
-    if routes is None:
-        return False
-    if not any(getattr(r, "path", None) == ROUTE and getattr(r, "method", None) == "GET" for r in routes):
-        routes.get(ROUTE)(keypoint_presets)
-    return True
+    return add_route("GET", ROUTE, keypoint_presets)
 
 
 register_route()

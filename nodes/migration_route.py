@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from dataclasses import asdict
 
 from ..instantid_core.errors import WorkflowTooLargeError
@@ -21,6 +20,7 @@ from ..instantid_core.workflow_formats.cubiq_workflows import (SET_MASK, CubiqMi
                                               migration_report_text)
 from ..instantid_core.workflow_formats.widget_specs import node_definition
 from .node_base import ID_PREFIX
+from .server_routes import add_route
 
 ROUTE = "/instantid_precision/migrate"
 MAX_BODY_BYTES = 32 * 2**20  # the largest shared workflows are a few MB
@@ -96,15 +96,7 @@ def answer_for(raw: bytes):
 
 def register_route() -> bool:
     """Add the route to ComfyUI's server when one exists; True if it is (now) registered."""
-    server = sys.modules.get("server")  # imported by ComfyUI's main.py before custom nodes load; never here
-    instance = getattr(getattr(server, "PromptServer", None), "instance", None)
-    routes = getattr(instance, "routes", None)
-    if routes is None:
-        return False
-    if any(getattr(r, "path", None) == ROUTE and getattr(r, "method", None) == "POST" for r in routes):
-        return True  # the pack imported twice in one process: aiohttp refuses a second handler
-    routes.post(ROUTE)(migrate)
-    return True
+    return add_route("POST", ROUTE, migrate)
 
 
 register_route()
