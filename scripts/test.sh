@@ -15,7 +15,7 @@ phase "venv + test requirements"
 comfy=${COMFYUI_PATH:-}
 [ -n "$comfy" ] || { [ -f ../../main.py ] && [ -d ../../comfy ] && comfy=$(cd ../.. && pwd); } || true
 if [ -n "$comfy" ] && [ -f "$comfy/requirements.txt" ]; then
-  # torchaudio has no build matching the pinned CPU torch and SDXL does not use it
+  # torchaudio has no build matching the pinned CPU torch and SDXL does not use it (stand-in below)
   grep -viE '^\s*(torch|torchaudio)\s*($|[<>=!~;#])' "$comfy/requirements.txt" > .venv/comfy-requirements.txt
   "${pip[@]}" -r .venv/comfy-requirements.txt
   if ! .venv/bin/python -c 'import torchvision' 2>/dev/null; then
@@ -24,6 +24,13 @@ if [ -n "$comfy" ] && [ -f "$comfy/requirements.txt" ]; then
     cp tests/requirements/torchvision_schema_shim.py "$site/_torchvision_schema_shim.py"
     echo "import _torchvision_schema_shim" > "$site/_torchvision_schema_shim.pth"
     .venv/bin/python -c 'import torchvision; print(f"[test.sh] torchvision {torchvision.__version__}: C ops unavailable (CPU torch), imports through the schema shim")'
+  fi
+  if ! .venv/bin/python -c 'import torchaudio' 2>/dev/null; then
+    # ComfyUI 0.33 imports torchaudio while it starts; the index has none for the pinned CPU torch. A stand-in that
+    # raises on use goes into the test venv only (tests/requirements/torchaudio_stand_in; never shipped to users)
+    site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    rm -rf "$site/torchaudio" && cp -r tests/requirements/torchaudio_stand_in/torchaudio "$site/torchaudio"
+    echo "[test.sh] torchaudio: the test-only stand-in (raises on use; SDXL never calls it)"
   fi
   export COMFYUI_PATH=$comfy
   phase "ComfyUI requirements"

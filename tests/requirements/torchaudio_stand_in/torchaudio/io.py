@@ -1,0 +1,4 @@
+"""torchaudio.io of the test-only stand-in (see the package docstring): importing works, any use raises."""
+from ._raise_on_use import attribute_error_for
+
+__getattr__ = attribute_error_for(__name__)
