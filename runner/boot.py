@@ -49,6 +49,10 @@ def boot_comfy(comfy_root, comfy_args: Sequence[str] = ("--cpu",), custom_nodes:
     import comfy.model_management  # noqa: F401  (device state is decided here, from args)
     import execution  # noqa: F401
     import nodes
+    # what built-in nodes expect of the web server we do not start (v0.33 registers node replacements into it
+    # at start-up, and logs "IMPORT FAILED … pip install -r requirements.txt" without it)
+    from runner.core_execution import install_headless_server
+    install_headless_server()
     asyncio.run(nodes.init_extra_nodes(init_custom_nodes=custom_nodes, init_api_nodes=False))
     _BOOTED = {"path": root, "args": args}
     return _BOOTED

@@ -1,12 +1,14 @@
 """Validate and run API-format prompts with ComfyUI's own executor, in this process (no HTTP server, no
 threads), recording what the server would have sent to the browser. Used by the command-line runner, the
-tests and the benchmarks alike."""
+tests and the benchmarks alike. ComfyUI's private execution API is reached only through runner/core_execution.py."""
 from __future__ import annotations
 
 import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Optional
+
+from runner import core_execution
 
 Listener = Callable[[str, dict], None]
 
@@ -55,51 +57,30 @@ class RunResult:
         return self.outputs[str(node_id)][index]
 
 
-def _progress_hook(log: MessageLog, previous=None):
-    """What main.py installs as comfy.utils.PROGRESS_BAR_HOOK, sending 'progress' to our log instead of a socket
-    (a hook someone installed before is still called)."""
-    import comfy.model_management
-    from comfy_execution.progress import get_progress_state
-    from comfy_execution.utils import get_executing_context
-
-    def hook(value, total, preview_image, prompt_id=None, node_id=None):
-        context = get_executing_context()
-        prompt_id = prompt_id or (context.prompt_id if context else log.last_prompt_id)
-        node_id = node_id or (context.node_id if context else log.last_node_id)
-        comfy.model_management.throw_exception_if_processing_interrupted()
-        get_progress_state().update_progress(node_id, value, total, preview_image)
-        log.send_sync("progress", {"value": value, "max": total, "prompt_id": prompt_id, "node": node_id},
-                      log.client_id)
-        if previous is not None:
-            previous(value, total, preview_image, prompt_id=prompt_id, node_id=node_id)
-
-    return hook
-
-
 class PromptRunner:
     """Keeps one ``execution.PromptExecutor`` so that, as in the server, node outputs are cached between runs:
     a node whose inputs (and ancestors) and IS_CHANGED are unchanged is not executed again.
-    ``cache="classic"`` (main.py's default), ``"lru"`` or ``"none"``."""
+    ``cache="classic"`` (every core has it; the default of v0.3.64's main.py, while v0.33's main.py defaults to a
+    cache that also evicts by free RAM), ``"lru"`` or ``"none"``."""
 
     def __init__(self, cache: str = "classic", lru_size: int = 0, listener: Optional[Listener] = None):
-        import execution
-
-        kinds = {"classic": execution.CacheType.CLASSIC, "lru": execution.CacheType.LRU,
-                 "none": execution.CacheType.DEPENDENCY_AWARE}
         self.server = MessageLog(listener)
-        self.executor = execution.PromptExecutor(self.server, cache_type=kinds[cache], cache_size=lru_size)
+        self.executor = core_execution.new_executor(self.server, cache, lru_size)
 
     def validate(self, prompt: dict, prompt_id: Optional[str] = None):
-        import execution
-
-        return asyncio.run(execution.validate_prompt(prompt_id or "validate", prompt, None))
+        return asyncio.run(core_execution.validate(prompt, prompt_id or "validate"))
 
     def run(self, prompt: dict, raise_on_error: bool = True) -> RunResult:
-        import comfy.utils
-
         prompt = {str(k): v for k, v in prompt.items()}
         prompt_id = str(uuid.uuid4())
-        valid, err, outputs_to_execute, node_errors = self.validate(prompt, prompt_id)
+        return asyncio.run(self._run(prompt, prompt_id, raise_on_error))
+
+    async def _run(self, prompt: dict, prompt_id: str, raise_on_error: bool) -> RunResult:
+        """Validation, execution and reading the outputs back, on one event loop (v0.33's cache is read with
+        coroutines)."""
+        import comfy.utils
+
+        valid, err, outputs_to_execute, node_errors = await core_execution.validate(prompt, prompt_id)
         if not valid:
             if raise_on_error:
                 raise PromptError(describe_invalid(prompt, err, node_errors),
@@ -107,21 +88,25 @@ class PromptRunner:
             return RunResult(prompt_id, False, {}, error={"error": err, "node_errors": node_errors})
         self.server.messages = []
         hook = comfy.utils.PROGRESS_BAR_HOOK
-        comfy.utils.PROGRESS_BAR_HOOK = _progress_hook(self.server, hook)
+        comfy.utils.PROGRESS_BAR_HOOK = core_execution.progress_hook(self.server, hook)
+        headless = core_execution.headless_server()
+        if headless is not None:
+            headless.log = self.server
         try:  # a client id makes the executor report 'executing'/'executed' per node, as to a browser
-            self.executor.execute(prompt, prompt_id, {"client_id": "instantid-runner"}, outputs_to_execute)
+            await core_execution.execute(self.executor, prompt, prompt_id, {"client_id": "instantid-runner"},
+                                         outputs_to_execute)
         finally:
             comfy.utils.PROGRESS_BAR_HOOK = hook
+            if headless is not None:
+                headless.log = None
         msgs = list(self.server.messages)
         executed = [d["node"] for e, d in msgs if e == "executing" and d.get("node") is not None]
         cached = next((d["nodes"] for e, d in msgs if e == "execution_cached"), [])
         error = next((d for e, d in self.executor.status_messages
                       if e in ("execution_error", "execution_interrupted")), None)
-        outs = {}
-        for node_id in prompt:
-            o = self.executor.caches.outputs.get(node_id)
-            if o is not None:
-                outs[node_id] = tuple(v[0] if isinstance(v, list) and len(v) > 0 else v for v in o)
+        held = await core_execution.cached_outputs(self.executor, prompt)
+        outs = {node_id: tuple(v[0] if isinstance(v, list) and len(v) > 0 else v for v in o)
+                for node_id, o in held.items()}
         result = RunResult(prompt_id, self.executor.success, getattr(self.executor, "history_result", {}),
                            outs, executed, list(cached), msgs, error)
         if raise_on_error and not result.success:
