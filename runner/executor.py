@@ -70,6 +70,12 @@ class PromptRunner:
     def validate(self, prompt: dict, prompt_id: Optional[str] = None):
         return asyncio.run(core_execution.validate(prompt, prompt_id or "validate"))
 
+    def held_outputs(self, node_id):
+        """Every output list the executor's cache holds for ``node_id`` (the whole lists, where RunResult keeps
+        each list's first item); None when it holds nothing for it."""
+        node_id = str(node_id)
+        return asyncio.run(core_execution.cached_outputs(self.executor, [node_id])).get(node_id)
+
     def run(self, prompt: dict, raise_on_error: bool = True) -> RunResult:
         prompt = {str(k): v for k, v in prompt.items()}
         prompt_id = str(uuid.uuid4())

@@ -40,4 +40,7 @@ set +e
 .venv/bin/python -m pytest tests -q -ra "$@"
 rc=$?
 phase "tests"
+if [ $rc = 5 ]; then  # pytest's "no tests collected": a selection that matched nothing is not a passing run
+  echo "[test.sh] no test was collected${*:+ for: $*}" >&2
+fi
 exit $rc

@@ -49,3 +49,51 @@ def _seeded_random_state():
     random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+# --- which tests boot ComfyUI: CI runs those on every supported core ----------------------------------------
+# A test is a ComfyUI-integration test (marker `comfyui`) when it, one of its fixtures, or a helper of its module
+# they call reaches ComfyUI through the kit: the shared in-process ComfyUI (comfy_env), an in-process boot
+# (bootstrap_comfy), a ComfyUI found for a subprocess (comfy_path) or a ComfyUI server (ComfyServer). The browser
+# tests (tests/test_browser*.py) are marked `browser` as well. On the oldest supported core .ci/run selects
+# `-m "comfyui and not browser and not cross_core and not newest_core"`: a test that needs what only the newest
+# core has (say, the Node Replacement API) is marked `newest_core` by hand instead of skipping there, since a full
+# run fails on any skip.
+import inspect  # noqa: E402
+import types  # noqa: E402
+
+COMFY_ENTRY_POINTS = frozenset({"comfy_env", "bootstrap_comfy", "comfy_path", "ComfyServer"})
+
+
+def _names(code: types.CodeType) -> set:
+    """Every global or attribute name a function's code (nested functions included) refers to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _reaches_comfyui(func, seen: set) -> bool:
+    func = inspect.unwrap(func)
+    code = getattr(func, "__code__", None)
+    if code is None or func in seen:
+        return False
+    seen.add(func)
+    names = _names(code)
+    if names & COMFY_ENTRY_POINTS:
+        return True
+    module_globals = getattr(func, "__globals__", {})
+    return any(_reaches_comfyui(module_globals[n], seen) for n in names
+               if inspect.isfunction(module_globals.get(n)) and module_globals[n].__module__ == func.__module__)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        functions = [getattr(item, "function", None)] + [
+            d.func for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs]
+        seen: set = set()
+        if any(f is not None and _reaches_comfyui(f, seen) for f in functions):
+            item.add_marker(pytest.mark.comfyui)
+        if Path(str(item.fspath)).name.startswith("test_browser"):
+            item.add_marker(pytest.mark.browser)

@@ -49,7 +49,7 @@ def _scoring_prompt(**score_inputs):
 
 
 def _full_outputs(env, node):
-    return env.runner.executor.caches.outputs.get(node)
+    return env.runner.held_outputs(node)
 
 
 def test_nodes_registered_with_tooltips_and_help_pages(env):
