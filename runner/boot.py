@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 _BOOTED: Optional[dict] = None
+# libraries ComfyUI imports while it starts that log one INFO line per plugin or module they set up (v0.33:
+# alembic through ComfyUI's database, PyOpenGL through its GLSL nodes)
+QUIET_LIBRARIES = ("alembic", "OpenGL")
 
 
 def boot_comfy(comfy_root, comfy_args: Sequence[str] = ("--cpu",), custom_nodes: bool = False) -> dict:
@@ -19,6 +23,8 @@ def boot_comfy(comfy_root, comfy_args: Sequence[str] = ("--cpu",), custom_nodes:
     global _BOOTED
     if _BOOTED is not None:
         return _BOOTED
+    for library in QUIET_LIBRARIES:  # their start-up chatter says nothing about the run (warnings still show)
+        logging.getLogger(library).setLevel(logging.WARNING)
     root = str(Path(comfy_root).resolve())
     if root in sys.path:
         sys.path.remove(root)
