@@ -8,7 +8,16 @@ coroutine functions), never by a version string, so a core between the two works
   outputs cache .get    plain function -> output lists          coroutine -> CacheEntry(ui, outputs)
   node replacements     (none)                                  PromptServer.instance.node_replace_manager
 
-The runner and the tests' kit reach ComfyUI's executor only through here (runner/executor.PromptRunner)."""
+The runner and the tests' kit reach ComfyUI's executor only through here (runner/executor.PromptRunner).
+
+Everything else of ComfyUI the runner relies on is the same on both cores (runner/boot.py, runner/executor.py):
+comfy.options.enable_args_parsing and comfy.cli_args.args; folder_paths.set_output_directory /
+set_input_directory; utils.extra_config.load_extra_path_config; nodes.init_extra_nodes(init_custom_nodes=,
+init_api_nodes=), nodes.load_custom_node(path, ignore=, module_parent=) and nodes.NODE_CLASS_MAPPINGS; the
+executor's success, status_messages and history_result; what it asks of its server (client_id, last_node_id,
+last_prompt_id, sockets_metadata, send_sync, queue_updated); comfy.utils.PROGRESS_BAR_HOOK with
+comfy_execution.progress.get_progress_state, comfy_execution.utils.get_executing_context and
+comfy.model_management.throw_exception_if_processing_interrupted."""
 from __future__ import annotations
 
 import inspect
