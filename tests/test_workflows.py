@@ -258,7 +258,12 @@ def test_every_node_exists_and_widget_values_fit(env, path):
                 assert isinstance(value, str)
         for inp in n.get("inputs", []):
             assert inp["name"] in all_inputs, (n["type"], inp["name"])
-        assert [o["type"] for o in n["outputs"]] == list(__import__("nodes").NODE_CLASS_MAPPINGS[n["type"]].RETURN_TYPES)
+        saved = [o["type"] for o in n["outputs"]]
+        declared = list(__import__("nodes").NODE_CLASS_MAPPINGS[n["type"]].RETURN_TYPES)
+        if n["type"].startswith("InstantIDPrecision_"):
+            assert saved == declared, n["type"]
+        else:  # newer cores add outputs after the old ones (v0.33's SaveImage passes its IMAGE on); links keep slots
+            assert saved == declared[:len(saved)], n["type"]
 
 
 def _overrides(env, path):
