@@ -36,7 +36,23 @@ def direct_chain(adapter="ip-adapter.safetensors", image="face.png"):
     identity = run_node(PREFIX + "ImageProjection", instantid=instantid, faces=faces, combine="average",
                         negative_noise=0.0, seed=0)[0]
     return SimpleNamespace(base=model, clip=clip, vae=vae, control_net=control_net, identity=identity, faces=faces,
-                           pos=text_conditioning(1), neg=text_conditioning(2))
+                           instantid=instantid, pos=text_conditioning(1), neg=text_conditioning(2))
+
+
+def layer_terms(attention_patch, model) -> dict:
+    """Per attn2 layer of ``model``: (identity terms, chained terms) its patch adds, following wrapped patches.
+    ``attention_patch`` is the pack's nodes.attention_patch module; other patches are the chaining stand-in's
+    (``callbacks``) or IPAdapter_plus's / cubiq InstantID's Attn2Replace (``callback``)."""
+
+    def count(patch):
+        if patch is None:
+            return 0, 0
+        if isinstance(patch, attention_patch.IdentityAttentionPatch):
+            identity, chained = count(patch.previous)
+            return identity + 1, chained + len(patch.added)
+        return 0, len(patch.callbacks if hasattr(patch, "callbacks") else patch.callback)
+
+    return {key: count(p) for key, p in attention_patch.installed_patches(model).items()}
 
 
 def sample(model, positive, negative, seed=5, steps=1, size=8):

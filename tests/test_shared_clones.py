@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import direct_nodes
 from direct_nodes import PREFIX, direct_chain, run_node, sample
 from instantid_testkit import comfy_support as cs
 from instantid_testkit.comfy_env import comfy_env
@@ -38,20 +39,7 @@ def chain(env):
 
 
 def layer_terms(env, model) -> dict:
-    """Per attn2 layer: (identity terms, chained terms) the layer's patch will add, following wrapped patches."""
-    ours = env.pack("nodes.attention_patch")
-
-    def count(patch):
-        if patch is None:
-            return 0, 0
-        if isinstance(patch, ours.IdentityAttentionPatch):
-            identity, chained = count(patch.previous)
-            return identity + 1, chained + len(patch.added)
-        if hasattr(patch, "callbacks"):  # the stand-in's own patch
-            return 0, len(patch.callbacks)
-        return 0, len(patch.callback)  # IPAdapter_plus's Attn2Replace
-
-    return {key: count(p) for key, p in ours.installed_patches(model).items()}
+    return direct_nodes.layer_terms(env.pack("nodes.attention_patch"), model)
 
 
 def apply_ours(model, identity, weight=0.8):
