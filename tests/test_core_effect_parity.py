@@ -8,7 +8,7 @@ different effect. The effects were computed once (on v0.33.0) and stored in test
 them on the core it runs on (COMFYUI_PATH) and compares.
 
 Tolerance: each effect may differ from the stored one by at most 1e-4 of the effect's largest value (float32 on
-the CPU; the two cores give the same numbers to about 1e-7 today). To store new references after a deliberate
+the CPU; measured 2026-12: v0.33.0 and v0.3.64 give exactly the stored numbers). To store new references after a deliberate
 change to the tiny models or the pack's math, run this file once with INSTANTID_WRITE_EFFECT_REFERENCE=1 on the
 primary core and commit the file."""
 import os
