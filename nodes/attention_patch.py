@@ -1,4 +1,11 @@
-"""Installing identity attention on every attn2 layer of a ComfyUI model, as chained replace patches."""
+"""Installing identity attention on every attn2 layer of a ComfyUI model, as chained replace patches.
+
+Copy-on-write: since ComfyUI PR #12382 (2026), ``ModelPatcher.clone()`` copies the dicts of ``model_options`` but
+shares the patch objects in them, so one patch object can sit on the input model, our output model and every later
+clone. This module never mutates a patch it finds on a model (another pack's patch is wrapped, not edited), and
+every clone of a model carrying our patches gets its own copies of them (an ON_CLONE callback), so a pack that
+chains by calling ``.add(...)`` on the patch of its clone (IPAdapter_plus, cubiq's InstantID) changes only that
+clone. On cores that still deep-copy ``model_options`` the callback just copies once more."""
 from __future__ import annotations
 
 import copy
@@ -55,26 +62,36 @@ class IdentityAttentionPatch:
         self.previous = previous
         self.added = ()  # (callback, kwargs) from later packs, in wiring order; a tuple, so copies share none of it
 
-    def __deepcopy__(self, memo):
-        """ModelPatcher.clone deep-copies model_options. A shallow copy keeps one identity / K/V cache and one
-        previous patch for all clones, while ``add`` on a clone's patch never reaches the model it came from."""
+    def copy(self) -> "IdentityAttentionPatch":
+        """A copy for another model: it shares the identity (one K/V cache), the mask and the wrapped patch,
+        none of which is ever changed through it; ``added`` is a tuple, so adding to the copy leaves this one."""
         return copy.copy(self)
+
+    def __deepcopy__(self, memo):
+        """Cores before PR #12382 deep-copy model_options in clone(): the same shallow copy as ``copy``."""
+        return self.copy()
 
     def add(self, callback, **kwargs):
         """The call IPAdapter_plus (and packs built like it) make on a layer's existing patch to put their term
         after it: ``out + callback(out, q, k, v, extra_options, **kwargs)`` while ``sigma_end <= sigma <=
-        sigma_start``. They call it on their own clone of the model and keep no return value."""
+        sigma_start``. They make it on the patch of their own clone of the model, which is that clone's own copy
+        (see copy_own_patches_on_clone), and keep no return value; self is returned for packs that would."""
         self.added = self.added + ((callback, kwargs),)
+        return self
 
     def to(self, device_or_dtype):
         """ComfyUI moves patches along with the UNet. When the UNet goes to the CPU (offload), drop the K/V
         copies made for the GPU so they do not stay in VRAM; they are cast again, once, at the next use.
-        ComfyUI only sees the outermost patch of a layer, so the wrapped one is moved from here."""
-        if hasattr(self.previous, "to"):
-            self.previous = self.previous.to(device_or_dtype)
+        ComfyUI only sees the outermost patch of a layer, so the wrapped one is moved from here; if moving it
+        gives a new object, so does this (this patch may be shared with other models: it is not edited)."""
+        moved = self.previous.to(device_or_dtype) if hasattr(self.previous, "to") else self.previous
         if isinstance(device_or_dtype, (torch.device, str)) and torch.device(device_or_dtype).type == "cpu":
             self.identity.kv.release()
-        return self
+        if moved is self.previous:
+            return self
+        result = self.copy()
+        result.previous = moved
+        return result
 
     def gate(self, extra_options):
         """True/False, or for sigmas on a GPU a 0-d bool tensor: reading the value there would force a device
@@ -99,7 +116,7 @@ class IdentityAttentionPatch:
         if self.weight == 0 or gate is False:
             return out
         kv = self.identity.kv.get(self.weight_key, q.device, attention_dtype(q))
-        shape = extra_options.get("original_shape")
+        shape = extra_options.get("original_shape")  # the UNet's input [B, C, H, W]; set by both cores' UNet
         result = add_identity_attention(out, q, kv, extra_options["n_heads"], self.weight,
                                         extra_options["cond_or_uncond"], mask=self.mask,
                                         latent_hw=None if shape is None else shape[2:], attention=_identity_attention)
@@ -131,12 +148,38 @@ def patch_identity_attention(model_patcher, identity: Identity, weight: float, s
         sigma_range = (float(sampling.percent_to_sigma(start_at)), float(sampling.percent_to_sigma(end_at)))
     mask = None if mask is None else mask.detach().float().cpu()
     patched = model_patcher.clone()
-    existing = patched.model_options.get("transformer_options", {}).get("patches_replace", {}).get("attn2", {})
+    existing = installed_patches(patched)
     for (block_name, block_id, t_index), n in mapping.items():
-        previous = existing.get((block_name, block_id, t_index))
+        previous = existing.get((block_name, block_id, t_index))  # wrapped as it is, never edited
         patch = IdentityAttentionPatch(identity, n, weight, sigma_range, mask, previous)
         patched.set_model_attn2_replace(patch, block_name, block_id, t_index)
+    _copy_on_every_clone(patched)
     return patched
+
+
+COPY_ON_CLONE_KEY = "instantid_precision.copy_own_patches"
+
+
+def _copy_on_every_clone(model_patcher) -> None:
+    """Register copy_own_patches_on_clone once; clone() hands callbacks on, so every descendant has it."""
+    from comfy.patcher_extension import CallbacksMP
+    if not model_patcher.get_callbacks(CallbacksMP.ON_CLONE, COPY_ON_CLONE_KEY):
+        model_patcher.add_callback_with_key(CallbacksMP.ON_CLONE, COPY_ON_CLONE_KEY, copy_own_patches_on_clone)
+
+
+def copy_own_patches_on_clone(source, clone, *args, **kwargs) -> None:
+    """ComfyUI's ON_CLONE callback (called as ``callback(source, clone)``; extra arguments a later core may pass
+    are accepted and ignored): give ``clone`` its own copy of each of our attn2 patches. The dicts leading to
+    them are copied too before anything is set, in case a core ever hands them over shared."""
+    options = clone.model_options
+    to = options.get("transformer_options", {})
+    attn2 = to.get("patches_replace", {}).get("attn2", {})
+    if not any(isinstance(p, IdentityAttentionPatch) for p in attn2.values()):
+        return
+    attn2 = {key: p.copy() if isinstance(p, IdentityAttentionPatch) else p for key, p in attn2.items()}
+    to = dict(to)
+    to["patches_replace"] = dict(to["patches_replace"], attn2=attn2)
+    clone.model_options = dict(options, transformer_options=to)
 
 
 def installed_patches(model_patcher) -> Dict[LayerKey, object]:

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import folder_paths
 import comfy.model_management as mm
-import comfy.model_patcher
 
 from ..instantid_core.errors import AdapterFormatError
 from ..instantid_core.compute.instantid_model import load_instantid_model
 from ..instantid_core.compute.precision import HALF_TYPES, PrecisionMode, PrecisionPolicy
 from .folders import INSTANTID
 from .node_base import InstantIDNode
-from .placement import precision_report
+from .placement import adapter_patcher, precision_report
 from .values import INSTANTID as INSTANTID_TYPE, InstantIDHandle
 
 
@@ -42,7 +41,7 @@ class InstantIDModelLoader(InstantIDNode):
         offload = mm.unet_offload_device()
         if offload.type != "cpu":  # --gpu-only / --highvram: the offload device is the GPU itself
             model = model.to(offload)
-        patcher = comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(), offload_device=offload)
+        patcher = adapter_patcher(model, load_device=mm.get_torch_device(), offload_device=offload)
         return (InstantIDHandle(patcher=patcher, path=path),)
 
 

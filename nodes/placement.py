@@ -13,7 +13,29 @@ from .values import InstantIDHandle
 
 
 def weights_device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
+    """The device holding most of the adapter's parameter bytes. Not simply the first parameter's: ComfyUI's
+    dynamic VRAM loader moves the parameters a module holds next to submodules (the resampler's ``latents``) to
+    the GPU for good, while the bulk goes back to the offload device when the adapter is unloaded."""
+    totals = {}
+    for p in model.parameters():
+        totals[p.device] = totals.get(p.device, 0) + p.numel() * p.element_size()
+    return max(totals, key=totals.get)
+
+
+def adapter_patcher(model: torch.nn.Module, load_device, offload_device):
+    """ComfyUI's patcher for the adapter: the class the core uses for its own models where it has one.
+
+    With dynamic VRAM (ComfyUI 2026, comfy-aimdo, on by default on NVIDIA) ``comfy.model_patcher.CoreModelPatcher``
+    is rebound to ModelPatcherDynamic at start-up, and load_models_gpu frees memory "for dynamic" only when every
+    model it loads is dynamic: a plain ModelPatcher next to the dynamic UNet makes it run a non-dynamic free,
+    which can unload the whole UNet (and asks for pinned RAM the size of the adapter) for this one-off load.
+    A dynamic patcher casts the adapter's plain nn.Linear / LayerNorm weights to the GPU whole and puts the
+    originals back when it is unloaded, which is all the one-off projection needs. ModelPatcherDynamic hands
+    CPU load devices to ModelPatcher itself; cores without CoreModelPatcher (v0.3.64) get ModelPatcher.
+    Looked up at call time, because the core rebinds the name after this pack is imported."""
+    import comfy.model_patcher
+    cls = getattr(comfy.model_patcher, "CoreModelPatcher", comfy.model_patcher.ModelPatcher)
+    return cls(model, load_device=load_device, offload_device=offload_device)
 
 
 def compute_placement(handle: InstantIDHandle, kind: str):

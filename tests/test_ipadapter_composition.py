@@ -4,7 +4,10 @@ Runs inside the test ComfyUI with IPAdapter_plus loaded by ComfyUI's own loader 
 (IPAdapterModelLoader, IPAdapterLoadEmbeds, IPAdapterEmbeds -> its real set_model_patch_replace, Attn2Replace and
 ipadapter_attention). The IPAdapter file is a basic (non-Plus) SDXL IPAdapter made for the tiny SDXL UNet: its
 image projection takes EMBED_DIM-wide embeds and makes 4 tokens of 2048; its to_k_ip/to_v_ip are sized for the
-tiny layers. Embeds come from .ipadpt files, so no CLIP vision model is needed."""
+tiny layers. Embeds come from .ipadpt files, so no CLIP vision model is needed.
+
+The nodes are called directly (no prompt executor) except in the tests that queue prompts; those compare repeated
+runs on one executor (its cache holding the first node's output) with a fresh executor, as a fresh server."""
 import importlib
 from collections import Counter
 from pathlib import Path
@@ -14,6 +17,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+import direct_nodes
 from instantid_testkit import comfy_support as cs
 import third_party
 from instantid_testkit.comfy_env import comfy_env
@@ -78,9 +82,9 @@ def ipa(env):
 
 @pytest.fixture(scope="module")
 def chain(env):
-    run = cs.run_prompt(full_chain(seed=21, steps=1))
-    return SimpleNamespace(base=run.output("ckpt", 0), pos=run.output("pos"), neg=run.output("neg"),
-                           identity=run.output("proj"), layers={(b, i, t) for b, i, t, _ in env.layers},
+    made = direct_nodes.direct_chain()
+    return SimpleNamespace(base=made.base, pos=made.pos, neg=made.neg, identity=made.identity, faces=made.faces,
+                           instantid=made.instantid, layers={(b, i, t) for b, i, t, _ in env.layers},
                            hidden={(b, i, t): h for b, i, t, h in env.layers})
 
 
@@ -253,9 +257,8 @@ def test_no_model_is_changed_by_what_is_wired_after_it(env, ipa, chain):
 
 def test_offload_releases_every_identity_in_a_chain(env, ipa, chain):
     """ComfyUI moves only the outermost patch of a layer; an identity wrapped by another must be released too."""
-    prompt = full_chain(seed=21, steps=1)
-    prompt["proj"]["inputs"]["negative_noise"] = 0.05  # a second identity (another projection)
-    second = cs.run_prompt(prompt).output("proj")
+    second = direct_nodes.run_node("InstantIDPrecision_ImageProjection", instantid=chain.instantid, faces=chain.faces,
+                                   combine="average", negative_noise=0.05, seed=0)[0]  # a second identity
     assert second is not chain.identity
     model = compose(env, ipa, chain, ("ours", "ipadapter"))
     with torch.inference_mode():
@@ -267,9 +270,7 @@ def test_offload_releases_every_identity_in_a_chain(env, ipa, chain):
     assert chain.identity.kv.cached_nbytes() == 0 and second.kv.cached_nbytes() == 0
 
 
-@pytest.mark.parametrize("order", ORDERS.values(), ids=ORDERS.keys())
-def test_a_prompt_with_both_packs_runs_in_either_order(env, ipa, order):
-    """The same graph as a user wires it, validated and executed by ComfyUI's executor."""
+def both_packs_prompt(env, order, ipa_weight=IPA_WEIGHT, our_weight=OUR_WEIGHT):
     p = full_chain(seed=8, steps=1)
     for unused in ("apply", "cn"):
         del p[unused]
@@ -277,16 +278,81 @@ def test_a_prompt_with_both_packs_runs_in_either_order(env, ipa, order):
     p["pe"] = {"class_type": "IPAdapterLoadEmbeds", "inputs": {"embeds": POS_EMBEDS}}
     p["ne"] = {"class_type": "IPAdapterLoadEmbeds", "inputs": {"embeds": NEG_EMBEDS}}
     nodes = {"ours": {"class_type": our_node_id(env, OUR_ATTENTION_TITLE),
-                      "inputs": {"identity": ["proj", 0], "weight": OUR_WEIGHT, "start_at": 0.0, "end_at": 1.0}},
+                      "inputs": {"identity": ["proj", 0], "weight": our_weight, "start_at": 0.0, "end_at": 1.0}},
              "ipadapter": {"class_type": "IPAdapterEmbeds",
                            "inputs": {"ipadapter": ["ipam", 0], "pos_embed": ["pe", 0], "neg_embed": ["ne", 0],
-                                      "weight": IPA_WEIGHT, "weight_type": "linear", "start_at": 0.0, "end_at": 1.0,
+                                      "weight": ipa_weight, "weight_type": "linear", "start_at": 0.0, "end_at": 1.0,
                                       "embeds_scaling": "V only"}}}
     source = ["ckpt", 0]
     for step in order:
         p[step] = {**nodes[step], "inputs": {**nodes[step]["inputs"], "model": source}}
         source = [step, 0]
     p["ks"]["inputs"].update(model=source, positive=["pos", 0], negative=["neg", 0])
-    result = cs.run_prompt(p)
+    return p
+
+
+@pytest.mark.parametrize("order", ORDERS.values(), ids=ORDERS.keys())
+def test_a_prompt_with_both_packs_runs_in_either_order(env, ipa, order):
+    """The same graph as a user wires it, validated and executed by ComfyUI's executor."""
+    result = cs.run_prompt(both_packs_prompt(env, order))
     assert {"ours", "ipadapter", "ks"} <= set(result.executed) | set(result.cached)
     assert torch.isfinite(result.output("dec")).all()
+
+
+# --- re-runs with another weight equal a fresh run (ComfyUI PR #12382 shares patch objects between clones) -----
+RERUN_WEIGHTS = {"ipadapter": (1.0, 0.6, 0.3), "ours": (0.8, 0.5, 0.3)}
+
+
+def layer_terms(env, model):
+    return direct_nodes.layer_terms(env.pack("nodes.attention_patch"), model)
+
+
+def rerun(env, ipa, chain, order, weight, first=None):
+    """``order``'s second node on ``first`` (the first node's output, made once) with ``weight``."""
+    with torch.inference_mode():
+        if first is None:
+            first = compose(env, ipa, chain, order[:1])
+        second = (apply_ours(env, first, chain.identity, weight) if order[1] == "ours"
+                  else apply_ipadapter(ipa, first, weight=weight))
+    return first, second
+
+
+@pytest.mark.parametrize("order", ORDERS.values(), ids=ORDERS.keys())
+def test_rerunning_the_second_pack_with_new_weights_equals_a_fresh_run(env, ipa, chain, order):
+    """(b) with the real IPAdapter_plus, at the level of ComfyUI's objects: the first node's output is made once
+    (as the executor caches it), the second node re-runs on it with three weights; terms per layer and the
+    latent of the last run equal the same two nodes run fresh, and the first output keeps only its own terms."""
+    weights = RERUN_WEIGHTS[order[1]]
+    first, _ = rerun(env, ipa, chain, order, weights[0])
+    first_terms = layer_terms(env, first)
+    runs = [(layer_terms(env, m), sample(m, chain)[0]) for m in (rerun(env, ipa, chain, order, w, first)[1]
+                                                                for w in weights)]
+    _, fresh = rerun(env, ipa, chain, order, weights[-1])
+    fresh_terms = layer_terms(env, fresh)
+    assert runs[-1][0] == fresh_terms
+    ipa_layers = chain.layers & set(installed(env, compose(env, ipa, chain, ("ipadapter",))))
+    assert ipa_layers  # (IPAdapter_plus's middle-block keys miss this ComfyUI's: those layers get no term)
+    assert {k: fresh_terms[k] for k in chain.layers} == {k: (1, int(k in ipa_layers)) for k in chain.layers}
+    assert layer_terms(env, first) == first_terms
+    assert not torch.equal(runs[0][1], runs[-1][1])
+    assert torch.equal(runs[-1][1], sample(fresh, chain)[0])
+
+
+@pytest.mark.parametrize("order", ORDERS.values(), ids=ORDERS.keys())
+def test_requeued_prompts_with_both_packs_equal_a_fresh_server(env, ipa, order):
+    """(b) as queued prompts: the same prompt three times, only the second node's weight changed, then the last
+    prompt on a fresh executor (empty cache): same terms on every layer, same image."""
+    runner = cs.PromptRunner()
+    vary = order[1]
+
+    def prompt(w):
+        return both_packs_prompt(env, order, **({"ipa_weight": w} if vary == "ipadapter" else {"our_weight": w}))
+
+    results = [cs.run_prompt(prompt(w), runner=runner) for w in RERUN_WEIGHTS[vary]]
+    assert order[0] in results[-1].cached and vary in results[-1].executed
+    fresh = cs.run_prompt(prompt(RERUN_WEIGHTS[vary][-1]), runner=cs.PromptRunner())
+    last = results[-1]
+    assert layer_terms(env, last.output(vary)) == layer_terms(env, fresh.output(vary))
+    assert layer_terms(env, last.output(order[0])) == layer_terms(env, fresh.output(order[0]))
+    assert not torch.equal(results[0].output("dec"), last.output("dec"))
+    assert torch.equal(last.output("dec"), fresh.output("dec"))
