@@ -280,6 +280,7 @@ class BodyRequest:
 
     def __init__(self, body, announce=True):
         raw = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
+        self.headers, self.content_type, self.remote = {}, "application/json", "127.0.0.1"  # what the guard reads
         self.content_length = len(raw) if announce else None
         self.content = self
         self._rest = raw
@@ -385,7 +386,8 @@ def test_route_converts_off_the_event_loop(env, monkeypatch):
         app.router.add_post(route.ROUTE, route.migrate)
         app.router.add_get("/ping", ping)
         async with TestClient(TestServer(app)) as client:
-            convert = asyncio.ensure_future(client.post(route.ROUTE, data=b'{"nodes": [], "links": []}'))
+            convert = asyncio.ensure_future(client.post(route.ROUTE, data=b'{"nodes": [], "links": []}',
+                                                             headers={"Content-Type": "application/json"}))
             await asyncio.sleep(0.2)
             await (await client.get("/ping")).json()
             return await (await convert).json()
