@@ -39,11 +39,17 @@ def join_comfy_args(argv: Sequence[str]) -> List[str]:
 def existing_file(path: str, what: str, pack: Optional[Path] = None) -> Path:
     """``path`` as an existing file (for workflows also relative to the pack folder)."""
     candidates = [Path(path)] + ([pack / path] if pack is not None else [])
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    if Path(path).is_dir():
-        raise ArgumentProblem(f"{what} {path} is a folder; give a file")
+    try:
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        if Path(path).is_dir():
+            raise ArgumentProblem(f"{what} {path} is a folder; give a file")
+        if Path(path).exists():  # a FIFO, a socket, a device: there, but not a file to read
+            raise ArgumentProblem(f"{what} {path} is not a regular file (a pipe, socket or device); give a file")
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        shown = path if len(path) <= 120 else path[:120] + f"… ({len(path)} characters)"
+        raise ArgumentProblem(f"{what} {shown} cannot be used ({exc.strerror or exc}); give a file") from exc
     raise ArgumentProblem(f"{what} not found: {path}")
 
 

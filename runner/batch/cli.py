@@ -104,4 +104,9 @@ def main_batch(opts, pack: Path, comfy_root: Optional[Path], comfy_args: list,
             return 2
         from runner.batch.local import LocalExecutor
         executor = LocalExecutor(boot, workflow, name, options)
-    return run_batch(rows, Path(opts.out), workflow_bytes, options, executor)
+    from runner.batch.state import OutputFolderError
+    try:
+        return run_batch(rows, Path(opts.out), workflow_bytes, options, executor)
+    except OutputFolderError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
