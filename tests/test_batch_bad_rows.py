@@ -110,6 +110,33 @@ def test_out_that_is_a_file_ends_the_batch_in_one_sentence(tmp_path, capsys, mon
     assert "cannot be made" in err and "Traceback" not in err, err
 
 
+LONG = "y" * 5000
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--faces", LONG, "--prompts", "p.txt"], "--faces 'yyy"),
+    (["--faces", ".", "--prompts", LONG], "cannot read prompts file 'yyy"),
+    ([LONG + ".csv"], "cannot read manifest 'yyy"),
+    (["m.csv", "--workflow", "deep.json"], "cannot read workflow deep.json: it is nested too deeply"),
+    (["m.csv", "--workflow", LONG], "cannot read workflow yyy"),
+    (["m.csv", "--out", LONG], "cannot be made (File name too long)"),
+    (["m.csv", "--out", "a\x00b"], "cannot be made (embedded null byte)"),
+])
+def test_what_ends_the_batch_is_one_short_sentence(tmp_path, capsys, monkeypatch, argv, words):
+    """A whole-batch problem (--faces, --prompts, the manifest, --workflow, --out) is exit 2 in one sentence
+    that does not repeat a 5,000-character name (every runner error path: one sentence, exit 2)."""
+    from runner import cli
+    photo(tmp_path)
+    (tmp_path / "m.csv").write_text("id,face\nme,alice.png\n")
+    (tmp_path / "p.txt").write_text("a portrait\n")
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "find_comfyui", lambda *a: tmp_path)  # "found": nothing may get as far as booting
+    assert cli.main(["batch", *argv]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err and len(err) < 400 and err.count("\n") == 1, err
+
+
 # -- in-process ComfyUI -------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -234,7 +234,8 @@ def read_manifest(path: Path, default_seed: int = 0, allowed: Sequence[Path] = (
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
+        raise ManifestError(f"cannot read manifest {_shown(str(path))}: "
+                            f"{getattr(exc, 'strerror', None) or exc}") from exc
     rows: List[Row] = []
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         for number, line in enumerate(text.splitlines(), 1):
@@ -285,13 +286,18 @@ def cross_product(faces_dir: Path, prompts_file: Path, seeds: Iterable[int], all
     """Every face photo (or saved identity) in ``faces_dir`` x every non-empty line of ``prompts_file`` x
     every seed; the person's file name is the row id."""
     faces_dir, prompts_file = Path(faces_dir), Path(prompts_file)
-    if not faces_dir.is_dir():
+    try:
+        found = faces_dir.is_dir()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise ManifestError(f"--faces {_shown(str(faces_dir))} cannot be used ({exc.strerror or exc})") from exc
+    if not found:
         raise ManifestError(f"faces folder not found: {faces_dir}")
     try:
         prompts = [p.strip() for p in prompts_file.read_text(encoding="utf-8").splitlines()
                    if p.strip() and not p.lstrip().startswith("#")]
     except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read prompts file {prompts_file}: {exc}") from exc
+        raise ManifestError(f"cannot read prompts file {_shown(str(prompts_file))}: "
+                            f"{getattr(exc, 'strerror', None) or exc}") from exc
     files = sorted({f for pattern in IMAGE_GLOBS + ("*" + IDENTITY_SUFFIX,) for f in faces_dir.glob(pattern)})
     if not files or not prompts:
         raise ManifestError(f"nothing to do: {len(files)} face files in {faces_dir}, {len(prompts)} prompts")

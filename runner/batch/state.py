@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
+from runner.arg_checks import shown_path
+
 RESULTS = "results.jsonl"
 PART = ".part"
 
@@ -34,7 +36,8 @@ class OutputFolder:
                 raise OutputFolderError(f"--out {self.folder} cannot be written; give a folder you can write to")
         except (OSError, ValueError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise OutputFolderError(f"--out {self.folder} cannot be made ({why}); give another folder") from exc
+            raise OutputFolderError(f"--out {shown_path(self.folder)} cannot be made ({why}); give another "
+                                    f"folder") from exc
         for stale in self.folder.glob(f".*{PART}"):  # left by a killed run
             try:
                 stale.unlink()
