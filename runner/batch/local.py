@@ -39,6 +39,7 @@ class ComfyWorker:
 
     def _put(self, read: Callable[[str], bytes]):
         import folder_paths
+        from runner.headless import RunnerError
 
         def put(name: str, path: str) -> None:
             if name.endswith(IDENTITY_SUFFIX):  # a saved identity: where Load Identity looks
@@ -49,9 +50,12 @@ class ComfyWorker:
             target = os.path.join(folder, name)
             if not os.path.exists(target):  # the name is the content hash: an existing file is this one
                 tmp = f"{target}.{os.getpid()}.part"
-                with open(tmp, "wb") as f:
-                    f.write(read(path))
-                os.replace(tmp, target)
+                try:
+                    with open(tmp, "wb") as f:
+                        f.write(read(path))
+                    os.replace(tmp, target)
+                except OSError as exc:  # a full disk, a read-only input folder: this row's error
+                    raise RunnerError(f"cannot put {path} into {folder} ({exc.strerror or exc})") from exc
                 self.staged.append(target)
         return put
 
