@@ -9,21 +9,28 @@ one lock per target), into ComfyUI's own folders (folder_paths, extra_model_path
   POST /instantid_precision/models/cancel       stop it; the partial file is kept and the next download resumes it
 
 Only the catalog's files are fetched, only to ComfyUI's folders: a request names groups, never a URL or a path.
-One download at a time per server. When it ends, the answer carries the Model Doctor's report."""
+One download at a time per server. When it ends, the answer carries the Model Doctor's report. Every request
+passes the pack's own origin and body checks (nodes/route_guard.py), and no answer holds an absolute path of the
+machine: folders are named relative to ComfyUI's models folder ("models/instantid/…"), an extra_model_paths.yaml
+folder outside it as "<instantid folder>"."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import folder_paths
 
 from ..instantid_core.files.download_job import DownloadJob, file_states
 from ..instantid_core.files.downloader import all_folders, first_folders
 from ..instantid_core.files.model_catalog import ALL_GROUPS, CATALOG, GROUPS, OPTIONAL_GROUPS, download_command
+from .route_guard import Refused, check_json_type, check_origin, parse_json, read_body, refusal_response
 from .server_routes import add_route
 
 BASE = "/instantid_precision/models"
+MAX_BODY_BYTES = 4096   # {"groups": [...]} of a few names
+MAX_BODY_DEPTH = 4
 log = logging.getLogger(__name__)
 # What this server offers and from where (None: huggingface_hub's default, HF_ENDPOINT honoured); a test server
 # swaps in small files of the same layout on a local hub.
@@ -44,9 +51,39 @@ def _doctor_text() -> str:
 
 def status_payload() -> dict:
     files = [f for f in catalog if f.group in ALL_GROUPS]
-    return {"groups": list(GROUPS), "optional_groups": list(OPTIONAL_GROUPS),
-            "files": file_states(files, _folders()), "download": _job.snapshot() if _job else None,
-            "command": download_command()}
+    return without_absolute_paths({"groups": list(GROUPS), "optional_groups": list(OPTIONAL_GROUPS),
+                                   "files": file_states(files, _folders()), "download": _job.snapshot() if _job else None,
+                                   "command": download_command()}, path_labels())
+
+
+def path_labels() -> List[Tuple[str, str]]:
+    """(absolute folder, the name an answer shows for it), longest first: ComfyUI's models folder is "models",
+    a configured folder outside it "<kind folder>", ComfyUI's own folder "ComfyUI", the home folder "~"."""
+    models = os.path.abspath(folder_paths.models_dir)
+    labels = {models: "models"}
+    for kind, paths in all_folders(folder_paths.get_folder_paths).items():
+        for p in paths:
+            p = os.path.abspath(p)
+            if not (p == models or p.startswith(models + os.sep)):
+                labels[p] = f"<{kind} folder>"
+    labels.setdefault(os.path.abspath(getattr(folder_paths, "base_path", models)), "ComfyUI")
+    labels.setdefault(os.path.expanduser("~"), "~")
+    return sorted(((k, v) for k, v in labels.items() if len(k) > 1), key=lambda kv: -len(kv[0]))
+
+
+def without_absolute_paths(value, labels: List[Tuple[str, str]]):
+    """``value`` (an answer) with every absolute folder of ``labels`` written by its name (the folder names the
+    page shows; the machine's layout stays on the machine)."""
+    if isinstance(value, str):
+        for root, label in labels:
+            if root in value:
+                value = value.replace(root, label)
+        return value
+    if isinstance(value, dict):
+        return {k: without_absolute_paths(v, labels) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [without_absolute_paths(v, labels) for v in value]
+    return value
 
 
 def start_download(body) -> DownloadJob:
@@ -70,19 +107,28 @@ def start_download(body) -> DownloadJob:
     return _job
 
 
+async def _json_body(request):
+    """A state-changing request's checked JSON body (route_guard: origin, type, size, depth)."""
+    check_origin(request, changes_state=True)
+    check_json_type(request)
+    return parse_json(await read_body(request, MAX_BODY_BYTES), MAX_BODY_DEPTH)
+
+
 async def get_status(request):
     from aiohttp import web
+    try:
+        check_origin(request, changes_state=False)
+    except Refused as exc:
+        return refusal_response(exc)
     return web.json_response(status_payload())
 
 
 async def post_download(request):
     from aiohttp import web
     try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    try:
-        start_download(body)
+        start_download(await _json_body(request))
+    except Refused as exc:
+        return refusal_response(exc)
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     except RuntimeError as exc:
@@ -92,6 +138,10 @@ async def post_download(request):
 
 async def post_cancel(request):
     from aiohttp import web
+    try:
+        await _json_body(request)  # its content does not matter ({} from the page); its kind and origin do
+    except Refused as exc:
+        return refusal_response(exc)
     if _job is not None:
         _job.cancel()
     return web.json_response(status_payload())

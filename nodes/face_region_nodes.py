@@ -28,6 +28,9 @@ def _images(image: torch.Tensor, input_name: str) -> torch.Tensor:
     if image.dim() != 4 or image.shape[0] == 0 or image.shape[-1] not in (3, 4):
         raise InputValueError(f"expected an IMAGE [batch, height, width, 3], got shape {tuple(image.shape)}",
                               input_name)
+    if not torch.isfinite(image).all():  # a NaN pixel would give a NaN crop (or stitch) without a word
+        raise InputValueError("the image holds NaN or infinite values (a failed decode or an upstream node's "
+                              "overflow): fix the node that made it", input_name)
     return image
 
 
@@ -201,11 +204,12 @@ class InstantIDFaceStitch(InstantIDNode):
 
     @staticmethod
     def _source(image: torch.Tensor, crop: FaceCrop) -> np.ndarray:
-        if image.shape[0] == 1:
-            return image[0].cpu().float().numpy()
+        # Each crop goes back into the image it was cut from, by index; a batch too short for that is refused
+        # (pasting image 1's crop into image 0 would put a face at another photo's face position).
         if crop.image_index >= image.shape[0]:
-            raise InputValueError(f"the crop was cut from image {crop.image_index} of a batch, this batch has "
-                                  f"{image.shape[0]} images: connect the batch that went into Face Crop", "image")
+            raise InputValueError(f"the crop was cut from image {crop.image_index} of a batch, this image input "
+                                  f"has {image.shape[0]}: connect the same image batch that went into Face Crop",
+                                  "image")
         return image[crop.image_index].cpu().float().numpy()
 
     @staticmethod

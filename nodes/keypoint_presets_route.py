@@ -8,6 +8,7 @@ from __future__ import annotations
 
 
 from ..instantid_core.faces.hand_posed import PRESET_CENTRE, PRESET_POSES, preset_shape
+from .route_guard import Refused, check_origin, refusal_response
 from .server_routes import add_route
 
 ROUTE = "/instantid_precision/keypoint_presets"
@@ -21,6 +22,10 @@ def presets_payload() -> dict:
 async def keypoint_presets(request):
     from aiohttp import web
 
+    try:
+        check_origin(request, changes_state=False)
+    except Refused as exc:
+        return refusal_response(exc)
     return web.json_response(presets_payload())
 
 

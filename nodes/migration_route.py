@@ -5,7 +5,8 @@ Body: a UI-format workflow, or {"workflow": <workflow>}. Answer: {"workflow", "n
 "added_node_ids"}; a workflow the converter cannot read gets 400 and {"error": <what is wrong and the fix>}, one
 beyond its bounds (MAX_BODY_BYTES, or the converter's node/link/depth bounds) 413. Parsing and conversion run in a
 worker thread, never in aiohttp's event loop (a large workflow must not stall the server), and the answer is
-always valid JSON (no NaN).
+always valid JSON (no NaN). The request passes the pack's own checks first (nodes/route_guard.py): ComfyUI's
+page's origin, application/json, MAX_BODY_BYTES, MAX_BODY_DEPTH (checked on the bytes, before parsing).
 Registered on import when a ComfyUI server is running; without one (the command line, in-process tests) nothing
 happens, and nothing heavy is imported either way."""
 from __future__ import annotations
@@ -20,10 +21,13 @@ from ..instantid_core.workflow_formats.cubiq_workflows import (SET_MASK, CubiqMi
                                               migration_report_text)
 from ..instantid_core.workflow_formats.widget_specs import node_definition
 from .node_base import ID_PREFIX
+from .route_guard import (Refused, check_json_type, check_origin, parse_json, read_body,
+                          refusal_response)
 from .server_routes import add_route
 
 ROUTE = "/instantid_precision/migrate"
 MAX_BODY_BYTES = 32 * 2**20  # the largest shared workflows are a few MB
+MAX_BODY_DEPTH = 200         # a workflow nests ~10 levels; the converter bounds what is inside widgets itself
 log = logging.getLogger(__name__)
 
 
@@ -51,38 +55,28 @@ def migrate_payload(body) -> dict:
 async def migrate(request):
     from aiohttp import web
 
-    raw = await _read_bounded(request)
-    if raw is None:
-        return web.json_response({"error": f"the workflow is larger than {MAX_BODY_BYTES >> 20} MB; no ComfyUI "
-                                           f"workflow is, so this is not one"}, status=413)
+    try:
+        check_origin(request, changes_state=False)  # converts, changes nothing: scripts on other machines may use it
+        check_json_type(request)
+        raw = await read_body(request, MAX_BODY_BYTES)
+    except Refused as exc:
+        if exc.status == 413:
+            exc = Refused(413, f"the workflow is larger than {MAX_BODY_BYTES >> 20} MB; no ComfyUI workflow is, "
+                               f"so this is not one")
+        return refusal_response(exc)
     status, answer = await asyncio.to_thread(answer_for, raw)
     return web.Response(text=answer, status=status, content_type="application/json")
-
-
-async def _read_bounded(request):
-    """The body, or None once it exceeds MAX_BODY_BYTES (announced or not: chunked uploads have no length)."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return None
-    parts, size = [], 0
-    while True:
-        chunk = await request.content.read(1 << 16)
-        if not chunk:
-            return b"".join(parts)
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        parts.append(chunk)
 
 
 def answer_for(raw: bytes):
     """(HTTP status, JSON text) for a request body: runs in a worker thread."""
     try:
         try:
-            body = json.loads(raw)
-        except RecursionError:
-            raise WorkflowTooLargeError("the request body is nested too deeply to be a workflow")
-        except ValueError as exc:
-            return 400, json.dumps({"error": f"the request body is not JSON ({exc}); post the workflow JSON"})
+            body = parse_json(raw, MAX_BODY_DEPTH)
+        except Refused as exc:
+            if exc.status == 413:
+                raise WorkflowTooLargeError("the request body is nested too deeply to be a workflow")
+            return 400, json.dumps({"error": f"{exc}; post the workflow JSON"})
         return 200, json.dumps(migrate_payload(body), allow_nan=False)
     except WorkflowTooLargeError as exc:
         return 413, json.dumps({"error": str(exc)})

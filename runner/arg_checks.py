@@ -15,6 +15,13 @@ class ArgumentProblem(ValueError):
     """A command-line argument that cannot work; the message says which and what to give instead."""
 
 
+def shown_path(path, limit: int = 120) -> str:
+    """A path as a message shows it: a very long one cut (its length said), control characters escaped."""
+    text = str(path)
+    text = text if text.isprintable() else repr(text)[1:-1]
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(str(path))} characters)"
+
+
 def join_comfy_args(argv: Sequence[str]) -> List[str]:
     """``--comfy-args VALUE`` anywhere (before or after the subcommand) becomes ``--comfy-args=VALUE`` in front,
     so a value that starts with '--' is taken as the value; the last one given wins."""
@@ -39,25 +46,34 @@ def join_comfy_args(argv: Sequence[str]) -> List[str]:
 def existing_file(path: str, what: str, pack: Optional[Path] = None) -> Path:
     """``path`` as an existing file (for workflows also relative to the pack folder)."""
     candidates = [Path(path)] + ([pack / path] if pack is not None else [])
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    if Path(path).is_dir():
-        raise ArgumentProblem(f"{what} {path} is a folder; give a file")
+    try:
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        if Path(path).is_dir():
+            raise ArgumentProblem(f"{what} {path} is a folder; give a file")
+        if Path(path).exists():  # a FIFO, a socket, a device: there, but not a file to read
+            raise ArgumentProblem(f"{what} {path} is not a regular file (a pipe, socket or device); give a file")
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise ArgumentProblem(f"{what} {shown_path(path)} cannot be used ({exc.strerror or exc}); give a "
+                              f"file") from exc
     raise ArgumentProblem(f"{what} not found: {path}")
 
 
 def writable_file(path: str, what: str) -> Path:
     """``path`` can be written: not a folder, its folder exists (made if missing) and takes a new file."""
     target = Path(path)
-    if target.is_dir():
-        raise ArgumentProblem(f"{what} {path} is a folder; give a file name, e.g. {target / 'instantid.png'}")
     try:
+        if "\0" in str(path):  # pathlib answers "no such folder" for it; the write would fail later
+            raise ValueError("embedded null byte")
+        if target.is_dir():
+            raise ArgumentProblem(f"{what} {path} is a folder; give a file name, e.g. {target / 'instantid.png'}")
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".instantid-write-test-"):
             pass
-    except OSError as exc:
-        raise ArgumentProblem(f"{what} {path} cannot be written ({exc.strerror or exc}); choose another "
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ArgumentProblem(f"{what} {shown_path(path)} cannot be written ({why}); choose another "
                               f"place") from exc
     if target.exists() and not os.access(target, os.W_OK):
         raise ArgumentProblem(f"{what} {path} exists and is read-only; choose another name")

@@ -154,6 +154,8 @@ def decoded_png(src: Path) -> bytes:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not src.is_file():
+        if src.exists():  # a folder, a FIFO, a device: reading it could block or mean nothing
+            raise RunnerError(f"{src} is not a regular file (a folder, pipe or device); pass a .png or .jpg photo")
         raise RunnerError(f"image not found: {src}")
     size = src.stat().st_size
     if size > MAX_PHOTO_BYTES:
@@ -315,7 +317,10 @@ def run_workflow(workflow: Path, out: Optional[Path] = None, verbose: bool = Tru
     image's identity score goes into its PNG text (runner/scoring.py)."""
     say = print if verbose else (lambda _line: None)
     definitions = node_definitions()
-    api = ui_to_api(load_workflow(workflow, definitions, say), {k: d["input"] for k, d in definitions.items()})
+    try:
+        api = ui_to_api(load_workflow(workflow, definitions, say), {k: d["input"] for k, d in definitions.items()})
+    except ValueError as exc:  # WorkflowFormatError: e.g. a node type no installed pack provides
+        raise RunnerError(f"{workflow}: {exc}") from exc
     staging = Staging()
     try:
         apply_overrides(api, staging, **overrides)

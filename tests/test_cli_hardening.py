@@ -68,6 +68,24 @@ def test_run_checks_its_files_and_output_before_comfyui_starts(no_boot, capsys, 
     _fails_before_boot(capsys, ["doctor", "--models", str(blocker)], "is not a folder")
 
 
+def test_a_face_that_is_a_pipe_or_an_unusable_path_is_named_so(no_boot, capsys, tmp_path):
+    """A FIFO is there but no photo (reading it would block): not "photo not found" (issue 26, finding 8)."""
+    import os
+    fifo = tmp_path / "face.png"
+    os.mkfifo(fifo)
+    flow = "example_workflows/instantid_basic_portrait.json"
+    _fails_before_boot(capsys, ["run", flow, "--face", str(fifo)], "is not a regular file")
+    _fails_before_boot(capsys, ["run", flow, "--face", "y" * 5000 + ".png"], "cannot be used (File name too long)")
+    with pytest.raises(RunnerError, match="is not a regular file"):
+        decoded_png(fifo)
+    photo = tmp_path / "me.png"
+    photo.write_bytes(b"x")
+    _fails_before_boot(capsys, ["run", flow, "--face", str(photo), "--out", "y" * 5000 + ".png"],
+                       "cannot be written (File name too long)")
+    _fails_before_boot(capsys, ["run", flow, "--face", str(photo), "--out", "a\x00b.png"],
+                       "cannot be written (embedded null byte)")
+
+
 def test_a_workflow_nested_too_deeply_is_refused_in_words(capsys, tmp_path):
     from argparse import Namespace
     from runner.headless import load_workflow

@@ -252,6 +252,19 @@ def test_runner_says_what_it_converted(env, tmp_path):
     assert said and said[0].startswith("Converted 3 cubiq InstantID node(s)") and "image_kps" in said[0]
 
 
+def test_runner_names_an_uninstalled_node_type_in_one_sentence(env, tmp_path):
+    """A cubiq workflow with a node no installed pack provides: RunnerError (exit 2), not a WorkflowFormatError
+    traceback (issue 26, finding 8)."""
+    wf = ex.basic()
+    wf["nodes"].append({"id": 90, "type": "SomeonesUninstalledNode", "pos": [0, 0], "size": [100, 40], "flags": {},
+                        "order": 90, "mode": 0, "inputs": [], "outputs": [], "properties": {},
+                        "widgets_values": []})
+    path = tmp_path / "with_unknown.json"
+    path.write_text(json.dumps(wf))
+    with pytest.raises(headless.RunnerError, match=r"unknown node types \['SomeonesUninstalledNode'\]"):
+        headless.run_workflow(path, out=tmp_path / "out.png", verbose=False)
+
+
 # --- the command line -------------------------------------------------------------------------------------------
 
 def test_cli_migrate_writes_the_conversion(env, definitions, tmp_path):
@@ -280,6 +293,7 @@ class BodyRequest:
 
     def __init__(self, body, announce=True):
         raw = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
+        self.headers, self.content_type, self.remote = {}, "application/json", "127.0.0.1"  # what the guard reads
         self.content_length = len(raw) if announce else None
         self.content = self
         self._rest = raw
@@ -385,7 +399,8 @@ def test_route_converts_off_the_event_loop(env, monkeypatch):
         app.router.add_post(route.ROUTE, route.migrate)
         app.router.add_get("/ping", ping)
         async with TestClient(TestServer(app)) as client:
-            convert = asyncio.ensure_future(client.post(route.ROUTE, data=b'{"nodes": [], "links": []}'))
+            convert = asyncio.ensure_future(client.post(route.ROUTE, data=b'{"nodes": [], "links": []}',
+                                                             headers={"Content-Type": "application/json"}))
             await asyncio.sleep(0.2)
             await (await client.get("/ping")).json()
             return await (await convert).json()

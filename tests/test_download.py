@@ -450,3 +450,37 @@ def test_cli_offers_the_sdxl_checkpoint_only_when_asked_and_shows_its_licence(tm
     assert "CreativeML Open RAIL++-M" in done.stdout and sdxl.url in done.stderr
     assert str(tmp_path / "m" / "checkpoints") in done.stderr
     assert SDXL not in {f.group for f in files_for()}  # a plain `download` never fetches 6.9 GB unasked
+
+
+def _unwritable_lock(monkeypatch):
+    """A target folder the user cannot write (the tests may run as root, for whom chmod changes nothing): the lock
+    file's creation fails as it does there."""
+    import types
+    from instantid_core.files import target_lock
+
+    def refuse(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return os.open(path, *args, **kwargs)
+    monkeypatch.setattr(target_lock, "os", types.SimpleNamespace(**{**vars(os), "open": refuse}))
+
+
+def test_an_unwritable_target_folder_is_the_manual_download_message(hub, tmp_path, monkeypatch):
+    """issue 26, finding 7: the lock file's PermissionError was a raw traceback (exit 1)."""
+    _unwritable_lock(monkeypatch)
+    tiny = Tiny(hub)
+    with pytest.raises(DownloadError) as err:
+        tiny.run(folders_from_models_dir(tmp_path / "models"), tmp_path, groups=["adapter"])
+    text = str(err.value)
+    assert f"cannot write in {tmp_path / 'models' / 'instantid'} (Permission denied)" in text, text
+    assert "Download these by hand" in text and tiny.catalog[0].url in text
+    assert hub.requests == []  # nothing fetched for a file that could not be kept
+
+
+def test_cli_download_into_an_unwritable_folder_exits_2(tmp_path, monkeypatch, capsys):
+    from runner import cli
+    _unwritable_lock(monkeypatch)
+    code = cli.main(["download", "--only", "adapter", "--to", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write in" in err and "Traceback" not in err, err
+    assert files_for([ADAPTER])[0].url in err

@@ -372,3 +372,32 @@ def test_every_input_has_a_tooltip_and_every_output_one(env):
         page = (ROOT / "web" / "docs" / f"{node_id}.md").read_text()
         spec = {**cls.INPUT_TYPES()["required"], **cls.INPUT_TYPES().get("optional", {})}
         assert all(f"`{name}`" in page for name in list(spec) + list(cls.RETURN_NAMES)), node_id
+
+
+# --- issue 26: a batch mismatch and a non-finite image are refused, never pasted or cut silently ------------------
+
+def test_crops_of_a_two_image_batch_are_refused_on_a_one_image_original(env):
+    import nodes
+    result = cs.run_prompt(crop_prompt("fr_left.png", second="fr_bottom.png"))
+    batch, crop_img, crops = result.output("batch"), result.output("crop"), result.output("crop", 3)
+    stitch = nodes.NODE_CLASS_MAPPINGS["InstantIDPrecision_FaceStitch"]()
+    with pytest.raises(Exception, match=r"^InstantID Face Stitch: check the 'image' input — the crop was cut "
+                                        r"from image 1 of a batch, this image input has 1"):
+        stitch.stitch(batch[:1], crop_img, crops, 1.0, "off", 0.5)
+    (out,) = stitch.stitch(batch, crop_img, crops, 1.0, "off", 0.5)  # the batch it was cut from: both go back
+    assert out.shape[0] == 2
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_non_finite_image_is_refused_by_crop_and_stitch(env, bad):
+    import nodes
+    result = cs.run_prompt(crop_prompt())
+    image, faces_crop, crops = result.output("img").clone(), result.output("crop"), result.output("crop", 3)
+    image[0, 300, 300, 0] = bad
+    crop_node = nodes.NODE_CLASS_MAPPINGS["InstantIDPrecision_FaceCrop"]()
+    faces = result.output("det")
+    with pytest.raises(Exception, match=r"^InstantID Face Crop: check the 'image' input — the image holds NaN"):
+        crop_node.crop(image, faces, "largest", 0, 0.5, True, 256, 0, 8, "edge", "error")
+    stitch = nodes.NODE_CLASS_MAPPINGS["InstantIDPrecision_FaceStitch"]()
+    with pytest.raises(Exception, match=r"^InstantID Face Stitch: check the 'image' input — the image holds NaN"):
+        stitch.stitch(image, faces_crop, crops, 1.0, "off", 0.5)

@@ -147,3 +147,79 @@ def test_pixel_hash_depends_on_pixels_only():
     b[0, 0, 0] = 1
     assert idf.pixel_sha256(a) == idf.pixel_sha256(a.copy()) != idf.pixel_sha256(b)
     assert len(json.dumps(idf.pixel_sha256(a))) == 66
+
+
+# --- crafted files: every field checked on load, one clear error naming the file and the field -------------------
+
+def _face_file(tmp_path, photos_faces, name="ann"):
+    _, faces = photos_faces
+    return idf.save_identity(tmp_path, name, faces[:2])  # 2 photos, 3 faces
+
+
+def _kps(value):
+    def make(t):
+        k = t["kps"].copy()
+        k[0, 0, 0] = value
+        return {"kps": k}
+    return make
+
+
+CRAFTED = {  # reproductions of the probe (issue 26, finding 5 and 6): field -> how the file is spoiled
+    "kps NaN": ("kps", None, _kps(np.nan)),
+    "kps inf": ("kps", None, _kps(np.inf)),
+    "kps 1e30": ("kps", None, _kps(1e30)),
+    "kps far outside": ("kps", None, _kps(-5000.0)),
+    "kps as int": ("kps", None, lambda t: {"kps": t["kps"].astype(np.int64)}),
+    "bboxes NaN": ("bboxes", None, lambda t: {"bboxes": np.full_like(t["bboxes"], np.nan)}),
+    "bboxes empty": ("bboxes", None, lambda t: {"bboxes": np.zeros_like(t["bboxes"])}),
+    "det_scores inf": ("det_scores", None, lambda t: {"det_scores": np.full_like(t["det_scores"], np.inf)}),
+    "photo size NaN": ("photo_sizes", None, lambda t: {"photo_sizes": np.full((2, 2), np.nan, np.float32)}),
+    "photo size 0": ("photo_sizes", None, lambda t: {"photo_sizes": np.zeros((2, 2), np.int64)}),
+    "photo size negative": ("photo_sizes", None, lambda t: {"photo_sizes": np.full((2, 2), -640, np.int64)}),
+    "photo size 10000": ("photo_sizes", None, lambda t: {"photo_sizes": np.full((2, 2), 10_000, np.int64)}),
+    "photo size 1e6": ("photo_sizes", None, lambda t: {"photo_sizes": np.full((2, 2), 10**6, np.int64)}),
+    "photo size 30000": ("photo_sizes", None, lambda t: {"photo_sizes": np.full((2, 2), 30_000, np.int64)}),
+    "index NaN": ("photo_of_face", None, lambda t: {"photo_of_face": np.full(3, np.nan, np.float32)}),
+    "index out of range": ("photo_of_face", None, lambda t: {"photo_of_face": np.array([0, 1, 2], np.int64)}),
+    "index negative": ("photo_of_face", None, lambda t: {"photo_of_face": np.array([0, -1, 1], np.int64)}),
+    "sha 5": ("photo_sha256", {"photo_sha256": "5"}, None),
+    "sha null": ("photo_sha256", {"photo_sha256": "null"}, None),
+    "sha not hex": ("photo_sha256", {"photo_sha256": '["x", "y"]'}, None),
+    "sha deep": ("photo_sha256", {"photo_sha256": "[" * 10_000 + "]" * 10_000}, None),
+    "sha count": ("photo_sha256", {"photo_sha256": json.dumps(["a" * 64])}, None),
+    "photo_count text": ("photo_count", {"photo_count": "two"}, None),
+    "photo_count wrong": ("photo_count", {"photo_count": "1", "photo_sha256": "[]"}, None),
+    "face_count NaN": ("face_count", {"face_count": "nan"}, None),
+    "face_count wrong": ("face_count", {"face_count": "7"}, None),
+    "face_count huge": ("face_count", {"face_count": "999999"}, None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_crafted_identity_files_are_one_clear_error(tmp_path, photos_faces, case):
+    from safetensors.numpy import load_file
+    field, header, tensors = CRAFTED[case]
+    path = _face_file(tmp_path, photos_faces)
+    _rewrite(path, header, tensors(load_file(str(path))) if tensors else None)
+    with pytest.raises(IdentityFileError) as err:
+        idf.load_identity(path)
+    message = str(err.value)
+    assert message.startswith("ann.safetensors") and f"'{field}'" in message, message
+    assert err.value.input_name == "identity_file"
+
+
+def test_keypoints_of_a_face_at_the_photo_edge_still_load(tmp_path, photos_faces):
+    """The detector puts keypoints of a face cut off by the edge a little outside the photo: still valid."""
+    from safetensors.numpy import load_file
+    path = _face_file(tmp_path, photos_faces)
+    k = load_file(str(path))["kps"].copy()
+    k[0, 0] = (-20.0, 650.0)
+    _rewrite(path, tensors={"kps": k})
+    assert idf.load_identity(path).images[0].faces[0].kps[0].tolist() == [-20.0, 650.0]
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(tmp_path, photos_faces, monkeypatch):
+    path = _face_file(tmp_path, photos_faces)
+    monkeypatch.setattr(idf, "MAX_FILE_BYTES", 100)
+    with pytest.raises(IdentityFileError, match="larger than any identity file"):
+        idf.load_identity(path)

@@ -41,7 +41,7 @@ from ..errors import InstantIDError
 from .antelope_files import sha256_file
 from .model_catalog import (ADAPTER, CATALOG, FOLDER_KINDS, IDENTITYNET, ModelFile, files_for, manual_instructions,
                             pack_folder_for_command)
-from .target_lock import target_lock
+from .target_lock import LockUnavailable, target_lock
 
 SKIPPED, DOWNLOADED, FROM_CACHE, FAILED = "skipped", "downloaded", "from cache", "failed"
 _ANY_NAME_GROUPS = (ADAPTER, IDENTITYNET)  # picked in a loader widget, so any file name in the folder works
@@ -225,11 +225,15 @@ def _fetch(file: ModelFile, target: Path, endpoint, token, cache_dir, search_dir
     if copy is not None:
         return FileResult(file, copy, SKIPPED, f"the same file under another name (size and sha256 match), not "
                                                f"downloaded again; pick it in loaders that name '{file.target}'")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target_lock(target, log):
-        if _size_matches(target, file.size) and _matches(target, file.size, file.sha256):  # a run we waited for
-            return FileResult(file, target, SKIPPED, "downloaded meanwhile by another run; size and sha256 match")
-        return _stage_and_rename(file, target, endpoint, token, cache_dir, should_stop)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target_lock(target, log):
+            if _size_matches(target, file.size) and _matches(target, file.size, file.sha256):  # a run we waited for
+                return FileResult(file, target, SKIPPED, "downloaded meanwhile by another run; size and sha256 match")
+            return _stage_and_rename(file, target, endpoint, token, cache_dir, should_stop)
+    except (LockUnavailable, PermissionError) as exc:  # a folder the user cannot write: the manual route remains
+        raise _FileFailed(f"cannot write in {target.parent} ({exc.strerror or exc}); give yourself write access "
+                          f"to that folder, or download the file by hand as below") from exc
 
 
 def _stage_and_rename(file: ModelFile, target: Path, endpoint, token, cache_dir,

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import IdentityFileError
 from ..faces.face_analysis import Face, ImageFaces
+from .identity_checks import MAX_FACES, checked_header, checked_tensors
 
 FORMAT = "instantid_identity"
 FORMAT_VERSION = "1"
@@ -30,6 +31,7 @@ HEADER_KEYS = ("format", "format_version", "name", "created", "photo_count", "fa
 TENSORS = ("embeddings", "kps", "bboxes", "det_scores", "photo_of_face", "photo_sizes")
 EXTENSION = ".safetensors"
 _UNSAFE = re.compile(r"[^A-Za-z0-9 _.\-]+")
+MAX_FILE_BYTES = 4096 + MAX_FACES * 4096  # a face takes ~2.2 KB: a larger file is not an identity (read whole)
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,10 @@ def load_identity(path: Path) -> SavedIdentity:
                                 f"{EMBEDDING_SIZE}-number {EMBEDDING_MODEL} embeddings (another face model's "
                                 "vectors mean nothing to its adapter). Save the identity again with this pack's "
                                 "Face Analysis")
+    photo_count, face_count, hashes = checked_header(path.name, header)
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise IdentityFileError(f"{path.name} is {path.stat().st_size >> 20} MB, larger than any identity file "
+                                f"({MAX_FACES} faces at most); pick a file written by 'InstantID Save Identity'")
     try:
         t = load_file(str(path))
     except Exception as exc:
@@ -170,18 +176,12 @@ def load_identity(path: Path) -> SavedIdentity:
                                 "damaged or made by another tool: save the identity again")
     if not np.all(np.isfinite(emb)):
         raise IdentityFileError(f"{path.name} holds NaN/infinite embeddings; save the identity again")
-    photos = t["photo_sizes"]
-    owner = t["photo_of_face"]
-    if owner.min() < 0 or owner.max() >= len(photos):
-        raise IdentityFileError(f"{path.name}: face-to-photo index out of range; the file is damaged")
+    checked_tensors(path.name, t, photo_count, face_count)
+    owner = t["photo_of_face"].astype(np.int64)
     images = []
-    for p, (w, h) in enumerate(photos.tolist()):
+    for p, (w, h) in enumerate(t["photo_sizes"].astype(np.int64).tolist()):
         faces = tuple(_face(t, i) for i in np.flatnonzero(owner == p))
         images.append(ImageFaces((int(w), int(h)), faces))
-    try:
-        hashes = tuple(json.loads(header.get("photo_sha256", "[]")))
-    except ValueError:
-        hashes = ()
     return SavedIdentity(header.get("name", path.stem), tuple(images), header.get("combine", ""), hashes,
                          header, path)
 

@@ -20,9 +20,14 @@ except ImportError:  # Windows
     import msvcrt
 
 
+class LockUnavailable(OSError):
+    """The lock file cannot be made: the target's folder cannot be written (permissions, a read-only disk)."""
+
+
 @contextmanager
 def target_lock(target: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
-    """Hold ``<target>.lock`` for the block; ``on_wait`` hears once that another process holds it."""
+    """Hold ``<target>.lock`` for the block; ``on_wait`` hears once that another process holds it. Raises
+    LockUnavailable before the block when the lock file cannot be created."""
     path = target.with_name(target.name + ".lock")
     fd = _acquire(path, on_wait)
     try:
@@ -34,7 +39,10 @@ def target_lock(target: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
 def _acquire(path: Path, on_wait) -> int:
     told = False
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = _open(path)
+        except OSError as exc:
+            raise LockUnavailable(exc.errno, exc.strerror or str(exc), str(path)) from exc
         if not _try_lock(fd):
             if not told:
                 on_wait(f"waiting: another download of {path.name[:-len('.lock')]} is running ({path})")
@@ -48,6 +56,10 @@ def _acquire(path: Path, on_wait) -> int:
         except FileNotFoundError:
             pass
         _unlock_and_close(fd)
+
+
+def _open(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
 
 
 def _release(path: Path, fd: int) -> None:

@@ -50,6 +50,7 @@ def add_parser(sub, pack: Path) -> None:
 def main_batch(opts, pack: Path, comfy_root: Optional[Path], comfy_args: list,
                boot: Callable[[], None]) -> int:
     from runner.batch.manifest import ManifestError, cross_product, read_manifest
+    from runner.arg_checks import shown_path
     from runner.batch.run import run_batch
 
     allowed = [Path(d) for d in opts.allow_dir]
@@ -66,12 +67,14 @@ def main_batch(opts, pack: Path, comfy_root: Optional[Path], comfy_args: list,
     except ManifestError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    wf_path = Path(opts.workflow) if Path(opts.workflow).exists() else pack / opts.workflow
     try:
+        wf_path = Path(opts.workflow) if Path(opts.workflow).exists() else pack / opts.workflow
         workflow_bytes = wf_path.read_bytes()
         workflow = json.loads(workflow_bytes)
-    except (OSError, ValueError) as exc:
-        print(f"cannot read workflow {opts.workflow}: {exc}", file=sys.stderr)
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deeply
+        why = "it is nested too deeply" if isinstance(exc, RecursionError) else \
+            (getattr(exc, "strerror", None) or str(exc))
+        print(f"cannot read workflow {shown_path(opts.workflow)}: {why}", file=sys.stderr)
         return 2
     options = {"checkpoint": opts.checkpoint, "controlnet": opts.controlnet, "adapter": opts.adapter,
                "steps": opts.steps, "width": opts.width, "height": opts.height, "sets": list(opts.set)}
@@ -104,4 +107,9 @@ def main_batch(opts, pack: Path, comfy_root: Optional[Path], comfy_args: list,
             return 2
         from runner.batch.local import LocalExecutor
         executor = LocalExecutor(boot, workflow, name, options)
-    return run_batch(rows, Path(opts.out), workflow_bytes, options, executor)
+    from runner.batch.state import OutputFolderError
+    try:
+        return run_batch(rows, Path(opts.out), workflow_bytes, options, executor)
+    except OutputFolderError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2

@@ -24,11 +24,28 @@ def file_digest(path: str, cache: Dict[str, Tuple[str, str]]) -> Tuple[str, str]
         except OSError as exc:
             raise RunnerError(f"cannot read {path}: {exc}") from exc
         if Path(path).suffix.lower() == IDENTITY_SUFFIX:
-            name = path  # a saved identity is passed through as --face passes it
+            checked_identity(path)
+            name = identity_name(data)
         else:
             name = staged_name(decoded_png(Path(path)))  # refuses what is not a photo, as `run` does
         cache[path] = (hashlib.sha256(data).hexdigest(), name)
     return cache[path]
+
+
+def checked_identity(path: str) -> None:
+    """A saved identity is checked when the batch is planned (a bad file fails its rows, not the batch)."""
+    from instantid_core.errors import IdentityFileError
+    from instantid_core.files.identity_file import load_identity
+    try:
+        load_identity(Path(path))
+    except IdentityFileError as exc:
+        raise RunnerError(f"face {path}: {exc}") from exc
+
+
+def identity_name(data: bytes) -> str:
+    """The name a saved identity gets in models/instantid_identities (its content hash, as `run --face` names
+    it), so Load Identity finds it locally and on every Ray actor."""
+    return f"instantid_{hashlib.sha1(data).hexdigest()[:12]}{IDENTITY_SUFFIX}"
 
 
 def staged_bytes(path: str) -> bytes:

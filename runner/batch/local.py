@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from runner.batch.inputs import staged_bytes
-from runner.batch.manifest import Job
+from runner.batch.manifest import IDENTITY_SUFFIX, Job
 from runner.batch.prompts import Outcome, Stager, build_prompt, score_from_outputs
 
 Progress = Callable[[int, int], None]
@@ -29,6 +29,7 @@ class ComfyWorker:
         self.say = say
         self.name = name
         self.said = set()
+        self.staged: List[str] = []  # files this worker added to ComfyUI's input / identities folders
         self.on_progress: Optional[Progress] = None
         self.runner = PromptRunner(listener=self._listen)
 
@@ -38,15 +39,35 @@ class ComfyWorker:
 
     def _put(self, read: Callable[[str], bytes]):
         import folder_paths
+        from runner.headless import RunnerError
 
         def put(name: str, path: str) -> None:
-            target = os.path.join(folder_paths.get_input_directory(), name)
-            if not os.path.exists(target):  # the name is the content hash: an existing file is this photo
+            if name.endswith(IDENTITY_SUFFIX):  # a saved identity: where Load Identity looks
+                folder = folder_paths.get_folder_paths("instantid_identities")[0]
+                os.makedirs(folder, exist_ok=True)
+            else:
+                folder = folder_paths.get_input_directory()
+            target = os.path.join(folder, name)
+            if not os.path.exists(target):  # the name is the content hash: an existing file is this one
                 tmp = f"{target}.{os.getpid()}.part"
-                with open(tmp, "wb") as f:
-                    f.write(read(path))
-                os.replace(tmp, target)
+                try:
+                    with open(tmp, "wb") as f:
+                        f.write(read(path))
+                    os.replace(tmp, target)
+                except OSError as exc:  # a full disk, a read-only input folder: this row's error
+                    raise RunnerError(f"cannot put {path} into {folder} ({exc.strerror or exc})") from exc
+                self.staged.append(target)
         return put
+
+    def remove_staged(self) -> None:
+        """Remove the photos and identities this worker put into ComfyUI's folders (as `run` does its own);
+        files that were there before the batch stay."""
+        for path in self.staged:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+        self.staged.clear()
 
     def run(self, job: Job, read: Callable[[str], bytes] = staged_bytes) -> Outcome:
         from runner.executor import PromptError
@@ -96,9 +117,12 @@ class LocalExecutor:
             for job in jobs:
                 sink.done(job, Outcome(error=str(exc), worker=self.name))
             return
-        for job in jobs:
-            if sink.stopping():
-                break
-            sink.started(job)
-            worker.on_progress = lambda value, total, job=job: sink.progress(job, value, total)
-            sink.done(job, worker.run(job))
+        try:
+            for job in jobs:
+                if sink.stopping():
+                    break
+                sink.started(job)
+                worker.on_progress = lambda value, total, job=job: sink.progress(job, value, total)
+                sink.done(job, worker.run(job))
+        finally:
+            worker.remove_staged()

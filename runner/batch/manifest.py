@@ -97,8 +97,16 @@ def slug(text: Optional[str], limit: int = 40) -> str:
     return s
 
 
+MAX_ID = 80  # of an output name's 255 bytes: the id, the prompt's slug (<= 47), the seed (<= 20), the extension
+
+
 def _safe_id(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "row"
+    """The id as a file-name part; a long one is cut and gets a short hash of the whole (two ids that start
+    alike keep two names), so that no output name exceeds what file systems allow."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "row"
+    if len(s) > MAX_ID:
+        s = s[:MAX_ID - 9].rstrip("-.") + "-" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return s
 
 
 class PathRules:
@@ -111,13 +119,24 @@ class PathRules:
         self.allowed = [Path(a).resolve() for a in allowed]
 
     def resolve(self, value: str, column: str) -> str:
-        path = (self.base / Path(value).expanduser()).resolve()
+        try:
+            path = (self.base / Path(value).expanduser()).resolve()
+            is_file = path.is_file()
+        except (RuntimeError, ValueError, OSError) as exc:  # ~nosuchuser, a NUL byte, a name too long
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise _RowError(f"{column} {_shown(value)} is not a usable path ({why})") from exc
         if not any(path == a or a in path.parents for a in self.allowed):
             raise _RowError(f"{column} {value!r} is outside the allowed folders "
                             f"({', '.join(str(a) for a in self.allowed)}); move it there or pass --allow-dir")
-        if not path.is_file():
+        if not is_file:
             raise _RowError(f"{column} file not found: {path}")
         return str(path)
+
+
+def _shown(value: str, limit: int = 120) -> str:
+    """A path as an error message shows it: quoted, control characters escaped, a long one cut."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(value)} characters)"
 
 
 def _int(value, column: str, lo: int, hi: int) -> Optional[int]:
@@ -215,7 +234,8 @@ def read_manifest(path: Path, default_seed: int = 0, allowed: Sequence[Path] = (
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
+        raise ManifestError(f"cannot read manifest {_shown(str(path))}: "
+                            f"{getattr(exc, 'strerror', None) or exc}") from exc
     rows: List[Row] = []
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         for number, line in enumerate(text.splitlines(), 1):
@@ -226,6 +246,9 @@ def read_manifest(path: Path, default_seed: int = 0, allowed: Sequence[Path] = (
             except ValueError as exc:
                 rows.append(BadRow(number, f"row{number}", f"not a JSON object: {exc}"))
                 continue
+            except RecursionError:
+                rows.append(BadRow(number, f"row{number}", "not a manifest row: the JSON is nested too deeply"))
+                continue
             if not isinstance(data, dict):
                 rows.append(BadRow(number, f"row{number}", "not a JSON object"))
                 continue
@@ -235,9 +258,8 @@ def read_manifest(path: Path, default_seed: int = 0, allowed: Sequence[Path] = (
         if not reader.fieldnames or "face" not in reader.fieldnames:
             raise ManifestError(f"{path}: the first line must name the columns, 'face' among them "
                                 f"(columns: {', '.join(COLUMNS)})")
-        for data in reader:
+        for number, data in _csv_records(reader, path):
             extra = data.pop(None, None)
-            number = reader.line_num
             if extra:
                 rows.append(BadRow(number, f"row{number}", f"more cells than columns: {extra}"))
                 continue
@@ -247,17 +269,35 @@ def read_manifest(path: Path, default_seed: int = 0, allowed: Sequence[Path] = (
     return name_outputs(rows)
 
 
+def _csv_records(reader, path: Path):
+    """(line number, record) for each CSV record; a file csv cannot read on (e.g. a cell beyond csv's field size
+    limit) is not a manifest."""
+    while True:
+        try:
+            data = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ManifestError(f"{path}: line {reader.line_num} cannot be read as CSV ({exc})") from exc
+        yield reader.line_num, data
+
+
 def cross_product(faces_dir: Path, prompts_file: Path, seeds: Iterable[int], allowed: Sequence[Path] = ()) -> List[Row]:
     """Every face photo (or saved identity) in ``faces_dir`` x every non-empty line of ``prompts_file`` x
     every seed; the person's file name is the row id."""
     faces_dir, prompts_file = Path(faces_dir), Path(prompts_file)
-    if not faces_dir.is_dir():
+    try:
+        found = faces_dir.is_dir()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise ManifestError(f"--faces {_shown(str(faces_dir))} cannot be used ({exc.strerror or exc})") from exc
+    if not found:
         raise ManifestError(f"faces folder not found: {faces_dir}")
     try:
         prompts = [p.strip() for p in prompts_file.read_text(encoding="utf-8").splitlines()
                    if p.strip() and not p.lstrip().startswith("#")]
     except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read prompts file {prompts_file}: {exc}") from exc
+        raise ManifestError(f"cannot read prompts file {_shown(str(prompts_file))}: "
+                            f"{getattr(exc, 'strerror', None) or exc}") from exc
     files = sorted({f for pattern in IMAGE_GLOBS + ("*" + IDENTITY_SUFFIX,) for f in faces_dir.glob(pattern)})
     if not files or not prompts:
         raise ManifestError(f"nothing to do: {len(files)} face files in {faces_dir}, {len(prompts)} prompts")

@@ -15,8 +15,10 @@ OPTION_KEYS = ("checkpoint", "controlnet", "adapter", "steps", "width", "height"
 
 
 class Stager:
-    """What apply_overrides calls ``add(path)`` on for each photo: answers the name the row's photo has in
-    ComfyUI's input folder, after ``put(name, path)`` has made sure the file is there (copied, uploaded…)."""
+    """What apply_overrides calls ``add(path)`` on for each photo and ``add_identity(path)`` on for each saved
+    identity (as headless.Staging): answers the name the row's file has in ComfyUI (a photo's in its input
+    folder, an identity's in models/instantid_identities), after ``put(name, path)`` has made sure the file is
+    there (copied, uploaded…). Both names were fixed, and identities checked, by inputs.with_inputs."""
 
     def __init__(self, job: Job, put: Callable[[str, str], None]):
         self.names = dict(job.staged)
@@ -24,9 +26,10 @@ class Stager:
 
     def add(self, path: str) -> str:
         name = self.names[path]
-        if name != path:  # a saved identity file keeps its path, as --face passes it
-            self.put(name, path)
+        self.put(name, path)
         return name
+
+    add_identity = add  # the name (instantid_<hash>.safetensors) tells put where it goes
 
 
 def build_prompt(base_api: dict, job: Job, options: dict, stager: Stager) -> dict:

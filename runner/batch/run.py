@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -63,8 +63,14 @@ class Sink:
             self.finished.add(job.output)
             if outcome.error is None:
                 names = self.folder.output_names(job.output, len(outcome.images))
-                for name, data in zip(names, outcome.images):
-                    self.folder.write_image(name, data)
+                try:
+                    for name, data in zip(names, outcome.images):
+                        self.folder.write_image(name, data)
+                except OSError as exc:  # this row's file cannot be written (its name, a full disk): its error
+                    why = exc.strerror or str(exc)
+                    outcome = replace(outcome, images=[], error=f"the image was made but cannot be written to "
+                                                                f"{self.folder.folder / name} ({why})")
+            if outcome.error is None:
                 self.folder.append(record(job, "ok", names, None, outcome.seconds, outcome.score, outcome.worker))
                 self.made += 1
             else:

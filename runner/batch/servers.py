@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Deque, Dict, List, Optional
 
 from runner.batch.inputs import staged_bytes
-from runner.batch.manifest import Job
+from runner.batch.manifest import IDENTITY_SUFFIX, Job
 from runner.batch.prompts import Outcome, Stager, build_prompt, score_from_outputs
 
 PACK_PREFIX = "InstantIDPrecision_"
@@ -269,6 +269,10 @@ class ServerExecutor:
         except RunnerError as exc:
             raise RowFailed(str(exc)) from exc
         for name, path in uploads:
+            if name.endswith(IDENTITY_SUFFIX):  # ComfyUI's API uploads images only, never into models/
+                raise RowFailed(f"face {path} is a saved identity: a server cannot be sent one; copy it into "
+                                f"the server's models/instantid_identities/ and run the row in-process, or "
+                                f"give the face photos instead")
             await self._upload(server, name, path)
         status, body = await self._request(server, "POST", "/prompt",
                                            json={"prompt": api, "client_id": server.client_id})

@@ -11,8 +11,14 @@ import os
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
+from runner.arg_checks import shown_path
+
 RESULTS = "results.jsonl"
 PART = ".part"
+
+
+class OutputFolderError(RuntimeError):
+    """--out cannot hold the batch (a file, a folder that cannot be made or written): the batch cannot start."""
 
 
 class OutputFolder:
@@ -21,7 +27,17 @@ class OutputFolder:
         self.results = self.folder / RESULTS
 
     def prepare(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Make the folder (or take the existing one); OutputFolderError when it cannot hold the batch."""
+        try:
+            if self.folder.exists() and not self.folder.is_dir():
+                raise OutputFolderError(f"--out {self.folder} is a file, not a folder; give a folder for the images")
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.folder, os.W_OK | os.X_OK):
+                raise OutputFolderError(f"--out {self.folder} cannot be written; give a folder you can write to")
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise OutputFolderError(f"--out {shown_path(self.folder)} cannot be made ({why}); give another "
+                                    f"folder") from exc
         for stale in self.folder.glob(f".*{PART}"):  # left by a killed run
             try:
                 stale.unlink()
