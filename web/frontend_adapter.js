@@ -22,6 +22,16 @@ export function chain(proto, name, fn) {
   };
 }
 
+// The frontend's vue-i18n ($t, $te of the mounted Vue app), or null before the app is mounted. Found once (the
+// faces list asks on every canvas draw). Checked: 1.49.6, 1.58.1.
+let i18n = null;
+export function frontendI18n() {
+  if (i18n) return i18n;
+  const props = document.querySelector("[data-v-app]")?.__vue_app__?.config?.globalProperties;
+  if (typeof props?.$t === "function" && typeof props?.$te === "function") i18n = props;
+  return i18n;
+}
+
 export function setting(id) {
   return app.extensionManager?.setting?.get?.(id);
 }
@@ -129,6 +139,23 @@ export function markChanged(node) {
   redraw(node);
 }
 
+// A change made by code (not by a widget edit the frontend saw) becomes one step of the tab's undo history and
+// marks the workflow modified. 1.58 renamed the tracker's checkState (kept, deprecated) to captureCanvasState.
+// Checked: 1.49.6, 1.58.1.
+export function recordGraphChange(node) {
+  node.graph?.change?.();
+  const tracker = app.extensionManager?.workflow?.activeWorkflow?.changeTracker;
+  const capture = tracker?.captureCanvasState ?? tracker?.checkState;
+  if (typeof capture === "function") capture.call(tracker);
+  node.setDirtyCanvas?.(true, true);
+}
+
+// The graph open in the active tab (its nodes, not those of subgraph definitions: forEachNode for those).
+// Checked: 1.49.6, 1.58.1.
+export function activeGraph() {
+  return app.graph ?? null;
+}
+
 // A widget drawn on the canvas: {name, type, value, draw(ctx, node, width, y), computeSize(), mouse(event, pos,
 // node)}. `draw` gets the widget's top `y` in node coordinates, and `mouse` positions in the same coordinates as
 // draw, in both modes (classic: node-local; Nodes 2.0: the widget's own canvas, where draw gets y = 1). Returns the
@@ -215,6 +242,12 @@ export function showMissingNodes(types) {
       setting("Comfy.Workflow.ShowMissingNodesWarning")) {
     dialog.showLoadWorkflowWarning({ missingNodeTypes: types });
   }
+}
+
+// Whether the frontend offers ComfyUI's Node Replacement in its missing-nodes list (the setting exists, and is on,
+// on frontends that have the feature; it also needs a core with GET /node_replacements). Checked: 1.49.6, 1.58.1.
+export function frontendReplacesNodes() {
+  return setting("Comfy.NodeReplacement.Enabled") === true;
 }
 
 // The open workflow as saved-workflow JSON. Checked: 1.27.10, 1.58.1.
