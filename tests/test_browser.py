@@ -6,8 +6,9 @@ loads with no page errors, the nodes are registered and found by the node search
 loads cleanly, and after a real run of the full chain the Face Detect node shows the numbered face boxes and the
 Precision / Projection nodes show their reports — through widget values, the DOM and screenshot pixels.
 
-Every test runs on ComfyUI's pinned frontend (1.27.10), on 1.58.1 and on 1.58.1 with "Nodes 2.0" (Vue nodes),
-one server and page per frontend (browser_support/frontends.py). Skipped unless ComfyUI (COMFYUI_PATH) and Chromium
+Every test runs on the frontend the ComfyUI under test pins (1.49.6 for 0.33.0) and on 1.58.1, each with classic
+nodes and with "Nodes 2.0" (Vue nodes), one server and page per frontend (browser_support/frontends.py). The last
+test reads every console warning and error of the module's page: none may come from the pack's own files. Skipped unless ComfyUI (COMFYUI_PATH) and Chromium
 are available. Screenshots are saved in the pytest temp dir,
 and copied to $INSTANTID_SCREENSHOT_DIR when it is set."""
 from __future__ import annotations
@@ -414,3 +415,15 @@ def test_overlays_come_back_after_reload(ui, ran):
     det_rect = ui.call("screenRect", ids["det"])
     assert colour_count(crop(img, det_rect), colours[0]) > 20 and colour_count(crop(img, det_rect), colours[1]) > 20
     assert not ui.problems(n_console, n_exc), ui.problems(n_console, n_exc)
+
+
+def test_no_console_warning_or_error_from_the_packs_files(ui):
+    """Whatever the module did on this page (load, every workflow, runs, clicks, reloads): no warning or error
+    whose call stack passes through the pack's files (a deprecated frontend API used by the pack warns from the
+    frontend's code, with the pack's frame further down), and no uncaught exception thrown from them."""
+    ours = "/extensions/comfyui-instantid/"
+    warned = [m[:3] for m in ui.page.console if m[0] in ("error", "warning", "assert") and
+              any(ours in url for url in (m[2], *(m[3] if len(m) > 3 else ())))]
+    thrown = [e for e in ui.page.exceptions if ours in e[1] or ours in e[0]]
+    assert len(ui.page.console) > 0  # the page's console was recorded at all
+    assert not warned and not thrown, (warned, thrown)
