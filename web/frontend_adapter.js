@@ -244,6 +244,42 @@ export function showMissingNodes(types) {
   }
 }
 
+// ------------------------------------------------------------------------------------------- the canvas view
+
+// Resolves once the view of the graph just loaded is set: 1.49.6 sets it during the load; 1.58.1 schedules it
+// (app.pendingCamera) for a later frame. Checked: 1.49.6, 1.58.1.
+export async function afterViewSettles(timeoutMs = 3000) {
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  const start = performance.now();
+  await frame();
+  while (app.pendingCamera && performance.now() - start < timeoutMs) await frame();
+  await frame();
+}
+
+// The canvas view ({scale, offset}, LiteGraph's: screen = (graph + offset) * scale), or null.
+// Checked: 1.49.6, 1.58.1.
+export function canvasView() {
+  const ds = app.canvas?.ds;
+  return ds ? { scale: ds.scale, offset: [ds.offset[0], ds.offset[1]] } : null;
+}
+
+// Whether LiteGraph draws node text at `scale`: below a zoom set by LiteGraph.Canvas.MinFontSizeForLOD it draws
+// nodes as plain boxes. Checked: 1.49.6, 1.58.1.
+export function nodeTextDrawnAt(scale) {
+  const threshold = app.canvas?._lowQualityZoomThreshold;
+  return typeof threshold === "number" ? scale >= threshold : true;
+}
+
+// Show the graph at `view` ({scale, offset}, as saved in a workflow's extra.ds). Checked: 1.49.6, 1.58.1.
+export function setCanvasView(view) {
+  const canvas = app.canvas;
+  if (!canvas?.ds || !(view?.scale > 0) || view.offset?.length !== 2) return;
+  canvas.ds.scale = view.scale;
+  canvas.ds.offset[0] = view.offset[0];
+  canvas.ds.offset[1] = view.offset[1];
+  canvas.setDirty?.(true, true);
+}
+
 // Whether the frontend offers ComfyUI's Node Replacement in its missing-nodes list (the setting exists, and is on,
 // on frontends that have the feature; it also needs a core with GET /node_replacements). Checked: 1.49.6, 1.58.1.
 export function frontendReplacesNodes() {
