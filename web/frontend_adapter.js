@@ -280,6 +280,26 @@ export function setCanvasView(view) {
   canvas.setDirty?.(true, true);
 }
 
+// fn(node) after `node` is taken out of its graph (ComfyUI's Node Replacement calls onRemoved on the node it swaps
+// out). Checked: 1.58.1.
+export function afterNodeRemoved(node, fn) {
+  const before = node.onRemoved;
+  node.onRemoved = function (...args) {
+    const r = before?.apply(this, args);
+    fn(this);
+    return r;
+  };
+}
+
+// The graph's node list changed behind LiteGraph's back: count it as a change, so the canvas stops drawing from
+// its cached node order (1.58.1's Node Replacement swaps nodes without that; the canvas then draws the removed
+// nodes, and every frame and the next run fail with a NullGraphError). Checked: 1.49.6, 1.58.1.
+export function refreshGraphDrawing() {
+  const graph = app.graph;
+  if (typeof graph?.incrementVersion === "function") graph.incrementVersion();
+  app.canvas?.setDirty?.(true, true);
+}
+
 // Whether the frontend offers ComfyUI's Node Replacement in its missing-nodes list (the setting exists, and is on,
 // on frontends that have the feature; it also needs a core with GET /node_replacements). Checked: 1.49.6, 1.58.1.
 export function frontendReplacesNodes() {

@@ -23,7 +23,7 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { t } from "./instantid_i18n.js";
-import { currentGraphData, frontendReplacesNodes, isNodeTypeRegistered, loadSkipsMissingNodes, replaceGraphAsOneEdit,
+import { afterNodeRemoved, currentGraphData, frontendReplacesNodes, refreshGraphDrawing, isNodeTypeRegistered, loadSkipsMissingNodes, replaceGraphAsOneEdit,
   showMissingNodes, toast, withoutMissingNodesDialog, wrapGraphLoad } from "./frontend_adapter.js";
 
 // instantid_core/workflow_formats/cubiq_workflows.py CUBIQ_NODE_TYPES (the browser test checks that both lists agree)
@@ -260,6 +260,12 @@ app.registerExtension({
   menuCommands: [{ path: ["Edit"], commands: [COMMAND_ID] }],
   init() {
     wrapGraphLoad(offerOnLoad);
+  },
+  // a cubiq node that ComfyUI's Node Replacement may swap out: once it has, the canvas is told the graph changed
+  // (the swap itself does not say so, frontend_adapter.js refreshGraphDrawing)
+  loadedGraphNode(node) {
+    if (!CUBIQ_NODE_TYPES.includes(node?.type) || !frontendReplacesNodes()) return;
+    afterNodeRemoved(node, () => queueMicrotask(refreshGraphDrawing));
   },
   afterConfigureGraph(missingNodeTypes) {
     // 1.27 hands type names; 1.58 hands {type, nodeId, ...} entries
