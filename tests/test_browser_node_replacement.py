@@ -9,7 +9,8 @@ of a ComfyUI without cubiq's pack. What happens depends on the core, checked by 
   conversion panel stays away (the frontend's offer covers every cubiq node of this graph); the frontend's Issues
   tab offers to replace both; "Replace All" puts this pack's loaders in their place, widget values and links
   mapped; and the replaced graph runs (the identity is saved, the projection's report shown);
-* a core without it (0.3.64): the pack's conversion panel offers the conversion, as before.
+* a core without it (0.3.64), or the frontend's setting "Enable node replacement suggestions" turned off: the
+  pack's conversion panel offers the conversion, as before.
 
 Skipped unless ComfyUI (COMFYUI_PATH) and Chromium are available."""
 from __future__ import annotations
@@ -89,6 +90,30 @@ def types_by_id(ui) -> dict:
     return {int(n["id"]): n["type"] for n in ui.call("audit")}
 
 
+def wait_offer_panel(ui):
+    return ui.page.wait_for("(() => { const p = __iid.migrationPanel(); return p && p.kind === 'offer' && "
+                            "p.visible ? p : null; })()", timeout=20, what="the pack's conversion panel")
+
+
+def test_with_node_replacement_turned_off_the_packs_panel_offers_the_conversion(ui):
+    since = ui.mark()
+    data, _ = cubiq_workflow(ui)
+    setting = "window.comfyAPI.app.app.extensionManager.setting"
+    ui.page.js(f"{setting}.set('Comfy.NodeReplacement.Enabled', false).then(() => true)")
+    try:
+        drop(ui, data, "half_cubiq_no_replacement.json")
+        panel = wait_offer_panel(ui)
+    finally:
+        ui.page.js(f"{setting}.set('Comfy.NodeReplacement.Enabled', true).then(() => true)")
+    assert all(c[0] in panel["text"] for c in CUBIQ.values()), panel["text"]
+    keep = next(b for b in panel["buttons"] if b["action"] == "keep")
+    ui.click(keep["x"], keep["y"])
+    ui.page.wait_for("!__iid.migrationPanel()", timeout=10, what="the panel to close")
+    ui.call("closeSidePanel")
+    ui.call("closeDialogs")
+    assert not ui.problems(since), ui.problems(since)
+
+
 def test_cubiq_loaders_are_replaced_by_comfyuis_offer_or_converted_by_the_panel(ui):
     since = ui.mark()
     data, ids = cubiq_workflow(ui)
@@ -98,8 +123,7 @@ def test_cubiq_loaders_are_replaced_by_comfyuis_offer_or_converted_by_the_panel(
     drop(ui, data, "half_cubiq.json")
     assert {types_by_id(ui)[ids[k]] for k in CUBIQ} == {c[0] for c in CUBIQ.values()}
     if not core_replaces:  # ComfyUI 0.3.64: the pack's panel offers its conversion
-        panel = ui.page.wait_for("(() => { const p = __iid.migrationPanel(); return p && p.kind === 'offer' && "
-                                 "p.visible ? p : null; })()", timeout=20, what="the pack's conversion panel")
+        panel = wait_offer_panel(ui)
         assert all(c[0] in panel["text"] for c in CUBIQ.values()), panel["text"]
         return
 

@@ -41,10 +41,10 @@ const REPLACEMENTS_ROUTE = "/node_replacements"; // ComfyUI's Node Replacement l
 const state = { lastMissing: null, converting: false, lastReport: null, replaceable: null };
 
 // cubiq's node types that ComfyUI itself offers to replace with this pack's nodes (an empty set where the core or
-// the frontend has no Node Replacement). Asked once, when the first workflow is loaded.
+// the frontend has no Node Replacement, or the user turned it off). The core's list is asked once.
 function coreReplaceable() {
+  if (!frontendReplacesNodes()) return Promise.resolve(new Set());
   state.replaceable ??= (async () => {
-    if (!frontendReplacesNodes()) return new Set();
     try {
       const response = await api.fetchApi(REPLACEMENTS_ROUTE);
       const list = response.ok ? await response.json() : {};
