@@ -326,14 +326,14 @@ def test_precision_and_projection_show_reports(ui, ran):
 
 
 def test_cached_run_still_shows_overlays(ui, ran):
-    """The same chain in a new workflow: the server serves Face Detect and the projection from its cache and
-    sends them no "executed" message (they are not output nodes); the extension reads their results back from
-    the prompt's history."""
+    """The same chain in a new workflow: the server serves Face Detect and the projection from its cache. ComfyUI
+    0.33 sends their cached results at the end of the run (the nodes declare HAS_INTERMEDIATE_OUTPUT); 0.3.64 sends
+    them no "executed" message (they are not output nodes) and the extension reads their results back from the
+    prompt's history. Either way the overlays come back."""
     ids, _ = ran
     assert ui.call("build", CHAIN) == ids
     assert not _faces_widget(ui.call("nodeInfo", ids["det"]))
-    executed = ui.run()
-    assert str(ids["det"]) not in executed and str(ids["proj"]) not in executed, executed
+    ui.run()
     ui.page.wait_for(f"__iid.nodeInfo({ids['det']}).widgets.length === 4 && "
                      f"__iid.reportElements({ids['proj']}).length === 1", timeout=10,
                      what="the overlays of the cached nodes")
