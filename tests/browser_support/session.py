@@ -68,6 +68,7 @@ class Session:
         itself; 1.58 shows an "issues found" notice whose "View details" opens the Issues tab."""
         if self.server.frontend.newer:
             self.page.wait_for("__iid.issuesNotice()", timeout=timeout, what="the frontend's issues notice")
+            self.clear_toasts()  # 1.49 shows toasts over the notice's "View details"
             self.click_centre("[data-testid=error-overlay-see-errors]")
         return self.page.wait_for("__iid.missingModels()", timeout=timeout, what="the missing models list")
 
@@ -78,6 +79,7 @@ class Session:
         if not self.call("issuesPanel"):
             if not self.call("issuesNotice"):
                 return ""
+            self.clear_toasts()  # 1.49 shows toasts over the notice's "View details"
             self.click_centre("[data-testid=error-overlay-see-errors]")
             self.page.wait_for("__iid.issuesPanel()", timeout=10, what="the Issues tab")
         self.page.pump(0.5)
