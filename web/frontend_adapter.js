@@ -3,7 +3,8 @@
 // The other files use app.registerExtension hooks, the api events and app.extensionManager (toast, command,
 // setting, workflow) directly; what the public API does not offer (LiteGraph nodes and canvas widgets, the graph
 // load, the tab's undo history, the missing-nodes report) goes through the functions below. Each one says which
-// frontends it was checked on (browser tests: tests/test_browser*.py): 1.27.10 (ComfyUI 0.3.64's pin) and 1.58.1,
+// frontends it was checked on (browser tests: tests/test_browser*.py): 1.27.10 (ComfyUI 0.3.64's pin), 1.49.6
+// (ComfyUI 0.33.0's pin, what the browser suite runs now) and 1.58.1,
 // "classic" = LiteGraph canvas nodes, "Nodes 2.0" = the Modern Node Design setting Comfy.VueNodes.Enabled. Where
 // they differ, the code tests for the feature, never for a version number.
 import { app } from "../../scripts/app.js";
