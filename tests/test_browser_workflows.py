@@ -102,6 +102,10 @@ class TestLayoutAtRealSizes:
         since = tiny.mark()
         assert tiny.call("load", data, timeout=60) == len(data["nodes"])
         tiny.page.wait_for("__iid.imagesReady(['LoadImage'])", timeout=20, what="the LoadImage previews")
+        # the workflow opens on its top-left part (extra.ds); every node is drawn once the whole graph is in view
+        # (LoadImage sizes itself to its picture when it is drawn)
+        tiny.call("focus", [n["id"] for n in data["nodes"]])
+        tiny.page.pump(1.0)
 
         nodes, boxes, ends = _live_layout(tiny)
         for n in data["nodes"]:  # the file's sizes are the real ones: the frontend did not have to grow a node
