@@ -11,9 +11,11 @@ from .manual_keypoints_node import InstantIDManualKeypoints
 from .identity_file_nodes import InstantIDLoadIdentity, InstantIDSaveIdentity
 from .likeness_node import InstantIDIdentityScore
 from .model_nodes import InstantIDModelLoader, InstantIDPrecisionManager
+from .node_replacements import register_replacements
 from .projection_node import InstantIDImageProjection
 
 register_model_folders()
+register_replacements()  # cubiq's loaders -> ours, in ComfyUI's Node Replacement where the core has it
 
 NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints, InstantIDManualKeypoints,
          InstantIDModelLoader,

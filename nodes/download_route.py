@@ -49,10 +49,21 @@ def _doctor_text() -> str:
     return doctor_report(False).text()
 
 
+def _with_size_on_disk(rows: list) -> list:
+    """``on_disk``: the size of the file at the target, so a file of another size (another build, a test pack)
+    shows what is there rather than a download that has not started."""
+    for row in rows:
+        try:
+            row["on_disk"] = os.path.getsize(row["path"]) if row["present"] else row["bytes"]
+        except OSError:  # removed since it was looked at
+            row["on_disk"] = 0
+    return rows
+
+
 def status_payload() -> dict:
     files = [f for f in catalog if f.group in ALL_GROUPS]
     return without_absolute_paths({"groups": list(GROUPS), "optional_groups": list(OPTIONAL_GROUPS),
-                                   "files": file_states(files, _folders()), "download": _job.snapshot() if _job else None,
+                                   "files": _with_size_on_disk(file_states(files, _folders())), "download": _job.snapshot() if _job else None,
                                    "command": download_command()}, path_labels())
 
 

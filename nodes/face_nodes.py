@@ -132,6 +132,9 @@ def _overlay(result: ImageFaces, order: str) -> dict:
 
 class InstantIDFaceDetect(InstantIDNode):
     NODE_ID = "FaceDetect"
+    # its UI output (the face boxes web/instantid.js shows) is sent again when a run serves it from the cache
+    # (ComfyUI 0.33+; older cores ignore it and the extension reads the prompt's history instead)
+    HAS_INTERMEDIATE_OUTPUT = True
     DISPLAY_NAME = "InstantID Face Detect"
     DESCRIPTION = ("Detects faces and computes their identity embeddings. Run once per photo: changing weights "
                    "downstream does not re-run it.")

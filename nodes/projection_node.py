@@ -52,6 +52,9 @@ def _saved_note(faces: FacesResult, combine: str) -> str:
 
 class InstantIDImageProjection(InstantIDNode):
     NODE_ID = "ImageProjection"
+    # its UI output (the report web/instantid.js shows) is sent again when a run serves it from the cache
+    # (ComfyUI 0.33+; older cores ignore it and the extension reads the prompt's history instead)
+    HAS_INTERMEDIATE_OUTPUT = True
     DISPLAY_NAME = "InstantID Image Projection"
     DESCRIPTION = ("Turns face embeddings into InstantID identity tokens and precomputes every layer's identity "
                    "K/V once, so sampling only reads a small cache.")

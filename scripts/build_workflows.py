@@ -68,6 +68,15 @@ GROWN = {
 BYPASSED = 4  # LiteGraph's node mode "bypass": the node is skipped and its inputs pass through
 GAP_X, GAP_Y = 60, 40
 
+# The view a workflow opens with (`extra.ds`, which ComfyUI restores when it opens a saved workflow): at a zoom
+# where the frontend draws node text, on a 1600 x 1000 window. LiteGraph draws a node's text from the zoom where
+# its 14 px text is at least "LiteGraph.Canvas.MinFontSizeForLOD" px (8 by default: 0.57); 0.75 leaves room for
+# a user who raised that setting to 10. The whole graph when it fits at that zoom, else its top-left part (the
+# note and the inputs, where a user starts) with the rest a pan away.
+VIEW_SCREEN = (1600, 1000)
+VIEW_MARGIN = (40, 90)  # screen px left free at the left and top (side bar, menu bar)
+READABLE_SCALE = 0.75
+
 
 def pack_identity():
     """Registry id, version and GitHub repo ('owner/name') from pyproject.toml."""
@@ -159,7 +168,8 @@ class Graph:
             x += max(room(n)[0] for n in self.columns[col]) + GAP_X
         nodes = [{k: v for k, v in n.items() if not k.startswith("_")} for n in self.nodes]
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": nodes,
-                "links": self.links, "groups": [], "config": {}, "extra": {}, "version": 0.4,
+                "links": self.links, "groups": [], "config": {}, "extra": {"ds": opening_view(nodes)},
+                "version": 0.4,
                 "models": workflow_models(nodes)}
 
 
@@ -174,6 +184,22 @@ def workflow_models(nodes):
                 seen.add(key)
                 out.append(dict(m))
     return out
+
+
+def opening_view(nodes):
+    """`extra.ds` (LiteGraph's view: screen = (graph + offset) * scale) that shows the graph readable on
+    VIEW_SCREEN: all of it, centred, where it fits at READABLE_SCALE or more (up to 1), else its top-left part."""
+    left, top = min(n["pos"][0] for n in nodes), min(n["pos"][1] for n in nodes) - TITLE_H
+    right = max(n["pos"][0] + n["size"][0] for n in nodes)
+    bottom = max(n["pos"][1] + n["size"][1] for n in nodes)
+    free_w, free_h = VIEW_SCREEN[0] - 2 * VIEW_MARGIN[0], VIEW_SCREEN[1] - VIEW_MARGIN[1] - VIEW_MARGIN[0]
+    scale = min(1.0, free_w / (right - left), free_h / (bottom - top))
+    if scale >= READABLE_SCALE:
+        pad_x = (free_w - (right - left) * scale) / 2 + VIEW_MARGIN[0]
+        pad_y = (free_h - (bottom - top) * scale) / 2 + VIEW_MARGIN[1]
+    else:
+        scale, pad_x, pad_y = READABLE_SCALE, VIEW_MARGIN[0], VIEW_MARGIN[1]
+    return {"scale": round(scale, 4), "offset": [round(pad_x / scale - left, 1), round(pad_y / scale - top, 1)]}
 
 
 def room(node):

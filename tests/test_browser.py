@@ -6,8 +6,9 @@ loads with no page errors, the nodes are registered and found by the node search
 loads cleanly, and after a real run of the full chain the Face Detect node shows the numbered face boxes and the
 Precision / Projection nodes show their reports — through widget values, the DOM and screenshot pixels.
 
-Every test runs on ComfyUI's pinned frontend (1.27.10), on 1.58.1 and on 1.58.1 with "Nodes 2.0" (Vue nodes),
-one server and page per frontend (browser_support/frontends.py). Skipped unless ComfyUI (COMFYUI_PATH) and Chromium
+Every test runs on the frontend the ComfyUI under test pins (1.49.6 for 0.33.0) and on 1.58.1 with classic nodes,
+and on 1.58.1 with "Nodes 2.0" (Vue nodes), one server and page per frontend (browser_support/frontends.py). The last
+test reads every console warning and error of the module's page: none may come from the pack's own files. Skipped unless ComfyUI (COMFYUI_PATH) and Chromium
 are available. Screenshots are saved in the pytest temp dir,
 and copied to $INSTANTID_SCREENSHOT_DIR when it is set."""
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 
 from browser_support import (ADAPTER, CHECKPOINT, CHROMIUM, COMFY, CONTROLNET, FACE_FILE, Chromium, ComfyServer,
                              colour_count, crop, load_png, near, needs_browser, open_app)
-from browser_support.frontends import WITH_VUE_NODES, frontend_fixture
+from browser_support.frontends import CLASSIC, CURRENT, Frontend, frontend_fixture
 from browser_support.session import console_problems
 
 REPO = Path(__file__).resolve().parents[1]
@@ -124,7 +125,9 @@ class UI:
                                 (since, since_exc))
 
 
-frontend = frontend_fixture(WITH_VUE_NODES)
+# Nodes 2.0 on 1.58.1 only here: on 1.49.6 the Face Detect boxes (a canvas-drawn widget) are not drawn in the Vue
+# node yet (the identity table, a DOM widget, is: test_browser_identity_score.py)
+frontend = frontend_fixture(CLASSIC + (Frontend(CURRENT, vue_nodes=True),))
 
 
 @pytest.fixture(scope="module")
@@ -325,14 +328,14 @@ def test_precision_and_projection_show_reports(ui, ran):
 
 
 def test_cached_run_still_shows_overlays(ui, ran):
-    """The same chain in a new workflow: the server serves Face Detect and the projection from its cache and
-    sends them no "executed" message (they are not output nodes); the extension reads their results back from
-    the prompt's history."""
+    """The same chain in a new workflow: the server serves Face Detect and the projection from its cache. ComfyUI
+    0.33 sends their cached results at the end of the run (the nodes declare HAS_INTERMEDIATE_OUTPUT); 0.3.64 sends
+    them no "executed" message (they are not output nodes) and the extension reads their results back from the
+    prompt's history. Either way the overlays come back."""
     ids, _ = ran
     assert ui.call("build", CHAIN) == ids
     assert not _faces_widget(ui.call("nodeInfo", ids["det"]))
-    executed = ui.run()
-    assert str(ids["det"]) not in executed and str(ids["proj"]) not in executed, executed
+    ui.run()
     ui.page.wait_for(f"__iid.nodeInfo({ids['det']}).widgets.length === 4 && "
                      f"__iid.reportElements({ids['proj']}).length === 1", timeout=10,
                      what="the overlays of the cached nodes")
@@ -414,3 +417,15 @@ def test_overlays_come_back_after_reload(ui, ran):
     det_rect = ui.call("screenRect", ids["det"])
     assert colour_count(crop(img, det_rect), colours[0]) > 20 and colour_count(crop(img, det_rect), colours[1]) > 20
     assert not ui.problems(n_console, n_exc), ui.problems(n_console, n_exc)
+
+
+def test_no_console_warning_or_error_from_the_packs_files(ui):
+    """Whatever the module did on this page (load, every workflow, runs, clicks, reloads): no warning or error
+    whose call stack passes through the pack's files (a deprecated frontend API used by the pack warns from the
+    frontend's code, with the pack's frame further down), and no uncaught exception thrown from them."""
+    ours = "/extensions/comfyui-instantid/"
+    warned = [m[:3] for m in ui.page.console if m[0] in ("error", "warning", "assert") and
+              any(ours in url for url in (m[2], *(m[3] if len(m) > 3 else ())))]
+    thrown = [e for e in ui.page.exceptions if ours in e[1] or ours in e[0]]
+    assert len(ui.page.console) > 0  # the page's console was recorded at all
+    assert not warned and not thrown, (warned, thrown)

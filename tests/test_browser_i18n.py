@@ -185,6 +185,16 @@ def test_english_node_and_its_help_page(ui):
     assert not ui.problems(since), ui.problems(since)
 
 
+def test_parameters_are_shown_as_typed_never_html_escaped(ui):
+    """The frontend's i18n HTML-escapes interpolated values (1.49 and 1.58): a parameter with / & < > " ' comes
+    back from the pack's t() as typed, as the missing-models panel's download command must (it is set as text)."""
+    texts = bl.read_locale("en")["main.json"][bl.NAMESPACE]
+    command = "python custom_nodes/comfyui-instantid download --only a&b <x> \"q\" 'y'"
+    shown = web_text(ui, "models.source", texts["models"]["source"], {"command": command})
+    assert shown == texts["models"]["source"].format(command=command), shown
+    assert "&#" not in shown and "&amp;" not in shown and "&lt;" not in shown
+
+
 @pytest.mark.parametrize("lang", ["zh", "ja"])
 def test_switching_the_language_translates_the_node_its_help_and_the_extension(ui, chromium, lang):  # noqa: F811
     theirs = bl.read_locale(lang)

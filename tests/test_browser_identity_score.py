@@ -1,6 +1,7 @@
 """The identity nodes' display (web/identity_score.js) in a real ComfyUI server and frontend, through headless
-Chromium: after a real run the Identity Score node shows its table (a DOM widget, best row marked), the table is
-kept with the saved workflow and comes back on reload, and the display never enters widgets_values or the prompt.
+Chromium, on both frontends with classic nodes and with Nodes 2.0: after a real run the Identity Score node shows
+its table (a DOM widget, best row marked, on screen), the table is kept with the saved workflow and comes back on
+reload, and the display never enters widgets_values or the prompt.
 
 Skipped unless ComfyUI (COMFYUI_PATH) and Chromium are available."""
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from browser_support import COMFY, FACE_FILE, ComfyServer, needs_browser, open_app
-from browser_support.frontends import CLASSIC, frontend_fixture
+from browser_support.frontends import WITH_VUE_NODES, frontend_fixture
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 
 pytestmark = needs_browser
@@ -35,7 +36,7 @@ TABLE = f"""(() => {{
 }})()"""
 
 
-frontend = frontend_fixture(CLASSIC)
+frontend = frontend_fixture(WITH_VUE_NODES)
 
 
 @pytest.fixture(scope="module")

@@ -200,6 +200,9 @@ class TestWithoutCubiqPack:
         assert not [n["type"] for n in live if n["type"] in CUBIQ_NODE_TYPES]
         assert set(unregistered(ui)) == self.leftover(ui, name)
         assert sorted(n["id"] for n in live) == sorted(n["id"] for n in result.workflow["nodes"])
+        ui.page.wait_for("__iid.toasts().some((t) => t.includes('Converted to InstantID (precision-safe)'))",
+                         timeout=10, what="the success toast")
+        ui.clear_toasts()  # 1.49 shows toasts over the issues notice's "View details"
         if ui.server.frontend.newer:  # 1.58's Issues tab: only the packs still missing (models may be listed)
             listed = ui.issues_listed()
             assert all(t in listed for t in self.leftover(ui, name)), listed
@@ -211,8 +214,6 @@ class TestWithoutCubiqPack:
             assert all(t in dialog for t in self.leftover(ui, name)) and not any(t in dialog for t in cubiq_types)
         else:
             assert not ui.call("visibleDialogs"), ui.call("visibleDialogs")
-        ui.page.wait_for("__iid.toasts().some((t) => t.includes('Converted to InstantID (precision-safe)'))",
-                         timeout=10, what="the success toast")
         tabs_after = ui.call("workflowTabs")
         assert (tabs_after["open"], tabs_after["active"]) == (tabs["open"], tabs["active"])  # in place
         assert tabs_after["modified"] is True and tabs_after["undo"] == (tabs["undo"] or 0) + 1
@@ -302,6 +303,7 @@ class TestWithoutCubiqPack:
         ui.click_panel_button("keep")
         if ui.server.frontend.newer:  # 1.58: its "issues found" notice stays, and "View details" lists the nodes
             ui.page.wait_for("__iid.issuesNotice()", timeout=10, what="the frontend's issues notice")
+            ui.clear_toasts()  # 1.49 shows toasts over the notice's "View details"
             ui.click_centre("[data-testid=error-overlay-see-errors]")
             ui.page.wait_for("__iid.issuesPanel()?.includes('ApplyInstantID')", timeout=10, what="the Issues tab")
             ui.page.pump(0.5)

@@ -2,7 +2,9 @@
 are missing opens the pack's download panel; "Download" runs the pack's downloader on the server (against a local
 hub-shaped server, small files in the real layout), the rows show the files arriving, and the panel ends with the
 Model Doctor's report; the Model Doctor node's button opens the same panel. The route takes catalog group names and
-nothing else.
+nothing else. The "N model file(s) missing" notice counts the rows its panel marks missing (a file of another size is
+"present", with its size on disk), and closes once the files are there, after a refresh or a run. The command the
+panel quotes shows its '/' as typed (the frontend's i18n escapes interpolated values).
 
 Skipped unless ComfyUI (COMFYUI_PATH) and Chromium are available."""
 from __future__ import annotations
@@ -81,6 +83,8 @@ def test_missing_files_open_the_panel_and_download_from_it(ui, hub):
     assert names == [f.name for f in hub.catalog]  # the adapter, IdentityNet and antelopev2's files
     assert all(r["status"] == "missing" for r in panel_rows(ui))
     assert "models/insightface/models/antelopev2/glintr100.onnx" in text  # where each file goes
+    command = ui.server.get_json(BASE)["command"]
+    assert "/" in command and f"Same as: {command}" in text and "&#" not in text  # never HTML-escaped
     ui.page.js(f"[...document.querySelectorAll('{PANEL} button')].find((b) => b.innerText === 'Download').click()")
     ui.page.wait_for(f"document.querySelector('{PANEL}')?.innerText.includes('Model files downloaded')",
                      timeout=60, what="the download to finish")
@@ -105,3 +109,46 @@ def test_doctor_node_button_opens_the_panel(ui, hub):
     assert [r["name"] for r in panel_rows(ui)] == [f.name for f in hub.catalog]
     serialized = ui.page.js("window.comfyAPI.app.app.graph.serialize().nodes.map((n) => n.widgets_values)")
     assert serialized == [[False]]  # the button is not saved with the workflow
+
+
+def load_portrait(ui):
+    ui.page.js("window.InstantIDModels.close()")
+    workflow = json.loads((REPO / "example_workflows" / "instantid_basic_portrait.json").read_text())
+    ui.call("load", workflow, timeout=60)
+    return ui.page.wait_for("__iid_notice()", timeout=20, what="the missing-files notice")
+
+
+def test_notice_counts_what_its_panel_lists_and_follows_the_disk(ui, hub):
+    """After the download above: one file removed, one of another size. The notice says 1 missing, its panel
+    lists exactly that one as missing and the other as present with its real size; once the file is back, a
+    run closes the notice, and so does a refresh of the node definitions."""
+    ui.page.js(f"window.__iid_notice = () => document.querySelector('{PANEL}.iid-notice .iid-notice-text')?.innerText")
+    models = ui.server.base / "models"
+    adapter, glintr = (models / f.folder_kind / f.target for f in (hub.catalog[0], hub.catalog[3]))
+    adapter.unlink()
+    glintr.write_bytes(glintr.read_bytes()[:700])  # another build of the file, say
+    since = ui.mark()
+    assert load_portrait(ui) == "InstantID: 1 model file(s) missing"
+    ui.page.js(f"[...document.querySelectorAll('{PANEL} button')].find((b) => b.innerText === 'Show').click()")
+    rows = {r["name"]: r for r in panel_rows(ui)}
+    assert [n for n, r in rows.items() if r["status"] == "missing"] == [hub.catalog[0].name], rows
+    assert rows[hub.catalog[3].name]["status"] == "present (size differs)"
+    assert rows[hub.catalog[3].name]["size"].startswith("0.0 MB (published") and "/" not in rows[hub.catalog[3].name]["size"]
+    assert ui.page.js(f"document.querySelector('{PANEL} tr[data-file=\"{hub.catalog[3].name}\"] .iid-bar > div').style.width") == "100%"
+
+    # the file comes back (the command line, say) and the user runs something: the notice is read again
+    assert load_portrait(ui) == "InstantID: 1 model file(s) missing"
+    adapter.write_bytes(hub.data["adapter"])
+    client = ui.page.js("window.comfyAPI.api.api.clientId")  # the run's messages go to the page that queued it
+    status, answer = ui.server.post_json("/prompt", {"client_id": client, "prompt": {"1": {
+        "class_type": "InstantIDPrecision_ModelDoctor", "inputs": {"verify_sha256": False}}}})
+    assert status == 200, answer
+    ui.page.wait_for(f"!document.querySelector('{PANEL}')", timeout=60, what="the notice to close after a run")
+    # ...or refreshes the node definitions (R), which also lists the file in the loader from then on
+    adapter.unlink()
+    assert load_portrait(ui) == "InstantID: 1 model file(s) missing"
+    adapter.write_bytes(hub.data["adapter"])
+    ui.page.js("window.comfyAPI.app.app.refreshComboInNodes()")
+    ui.page.wait_for(f"!document.querySelector('{PANEL}')", timeout=20, what="the notice to close after a refresh")
+
+    assert not ui.problems(since), ui.problems(since)

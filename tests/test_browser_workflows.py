@@ -102,6 +102,10 @@ class TestLayoutAtRealSizes:
         since = tiny.mark()
         assert tiny.call("load", data, timeout=60) == len(data["nodes"])
         tiny.page.wait_for("__iid.imagesReady(['LoadImage'])", timeout=20, what="the LoadImage previews")
+        # the workflow opens on its top-left part (extra.ds); every node is drawn once the whole graph is in view
+        # (LoadImage sizes itself to its picture when it is drawn)
+        tiny.call("focus", [n["id"] for n in data["nodes"]])
+        tiny.page.pump(1.0)
 
         nodes, boxes, ends = _live_layout(tiny)
         for n in data["nodes"]:  # the file's sizes are the real ones: the frontend did not have to grow a node
@@ -315,5 +319,43 @@ class TestTemplateBrowser:
             "window.comfyAPI.app.app.graph.nodes.map((n) => n.type)", timeout=30, what="the template to open")
         assert sorted(types) == sorted(n["type"] for n in data["nodes"])
         assert (prefix + "instantid_basic_portrait.json", 200) in empty.page.responses[seen:]
+        view = readable_view(empty)  # opened from the template browser, at a zoom where node text is drawn
+        assert view["textDrawn"] and view["scale"] >= view["threshold"], view
         empty.call("closeDialogs")  # its missing-models dialog: this server has no models
         assert not empty.problems(since), empty.problems(since)
+
+    @pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
+    def test_every_workflow_opens_with_node_text_drawn(self, empty, workflow):
+        """On a 1600 x 1000 window, opened as the template browser opens it (the frontend fits the whole graph)
+        and as a saved file (the frontend restores extra.ds): LiteGraph draws the node text (its zoom is at or
+        above the one where it switches to plain boxes, 8 px text by default), and the view shows the workflow's
+        note and its first nodes."""
+        data = json.loads(workflow.read_text())
+        since = empty.mark()
+        for source in ("template", None):
+            options = {"openSource": source} if source else {}
+            empty.page.js(f"window.comfyAPI.app.app.loadGraphData({json.dumps(data)}, true, true, "
+                          f"{json.dumps(workflow.stem)}, {json.dumps(options)})", timeout=30)
+            view = readable_view(empty)
+            assert view["textDrawn"] and view["scale"] >= view["threshold"] > 0.5, (source, view)
+            assert view["shown"] >= min(5, len(data["nodes"])) and view["noteShown"], (source, view)
+            empty.call("closeDialogs")
+        assert not empty.problems(since), empty.problems(since)
+
+
+def readable_view(s: Session) -> dict:
+    """The canvas zoom once the view of the graph just opened has settled, LiteGraph's zoom below which it draws
+    nodes without text, whether it draws text now (after a full redraw), and how many nodes (the Note among them)
+    lie wholly on the window."""
+    s.page.pump(1.5)  # the frontend (1.58: a later frame) and the pack (web/readable_view.js) set the view
+    return s.page.js("""(() => {
+        const c = window.comfyAPI.app.app.canvas;
+        c.draw(true, true);
+        const [ox, oy] = c.ds.offset, k = c.ds.scale, W = window.innerWidth, H = window.innerHeight;
+        const onScreen = (n) => { const [x, y, w, h] = n.boundingRect;
+            return (x + ox) * k >= 0 && (y + oy) * k >= 0 && (x + w + ox) * k <= W && (y + h + oy) * k <= H; };
+        const nodes = window.comfyAPI.app.app.graph.nodes;
+        return { scale: k, threshold: c._lowQualityZoomThreshold, textDrawn: !c.low_quality,
+                 shown: nodes.filter(onScreen).length, noteShown: nodes.some((n) => n.type === "Note" && onScreen(n)),
+                 window: [W, H] };
+    })()""")

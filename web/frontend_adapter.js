@@ -3,7 +3,8 @@
 // The other files use app.registerExtension hooks, the api events and app.extensionManager (toast, command,
 // setting, workflow) directly; what the public API does not offer (LiteGraph nodes and canvas widgets, the graph
 // load, the tab's undo history, the missing-nodes report) goes through the functions below. Each one says which
-// frontends it was checked on (browser tests: tests/test_browser*.py): 1.27.10 (ComfyUI 0.3.64's pin) and 1.58.1,
+// frontends it was checked on (browser tests: tests/test_browser*.py): 1.27.10 (ComfyUI 0.3.64's pin), 1.49.6
+// (ComfyUI 0.33.0's pin, what the browser suite runs now) and 1.58.1,
 // "classic" = LiteGraph canvas nodes, "Nodes 2.0" = the Modern Node Design setting Comfy.VueNodes.Enabled. Where
 // they differ, the code tests for the feature, never for a version number.
 import { app } from "../../scripts/app.js";
@@ -20,6 +21,16 @@ export function chain(proto, name, fn) {
     fn.apply(this, args);
     return r;
   };
+}
+
+// The frontend's vue-i18n ($t, $te of the mounted Vue app), or null before the app is mounted. Found once (the
+// faces list asks on every canvas draw). Checked: 1.49.6, 1.58.1.
+let i18n = null;
+export function frontendI18n() {
+  if (i18n) return i18n;
+  const props = document.querySelector("[data-v-app]")?.__vue_app__?.config?.globalProperties;
+  if (typeof props?.$t === "function" && typeof props?.$te === "function") i18n = props;
+  return i18n;
 }
 
 export function setting(id) {
@@ -129,6 +140,23 @@ export function markChanged(node) {
   redraw(node);
 }
 
+// A change made by code (not by a widget edit the frontend saw) becomes one step of the tab's undo history and
+// marks the workflow modified. 1.58 renamed the tracker's checkState (kept, deprecated) to captureCanvasState.
+// Checked: 1.49.6, 1.58.1.
+export function recordGraphChange(node) {
+  node.graph?.change?.();
+  const tracker = app.extensionManager?.workflow?.activeWorkflow?.changeTracker;
+  const capture = tracker?.captureCanvasState ?? tracker?.checkState;
+  if (typeof capture === "function") capture.call(tracker);
+  node.setDirtyCanvas?.(true, true);
+}
+
+// The graph open in the active tab (its nodes, not those of subgraph definitions: forEachNode for those).
+// Checked: 1.49.6, 1.58.1.
+export function activeGraph() {
+  return app.graph ?? null;
+}
+
 // A widget drawn on the canvas: {name, type, value, draw(ctx, node, width, y), computeSize(), mouse(event, pos,
 // node)}. `draw` gets the widget's top `y` in node coordinates, and `mouse` positions in the same coordinates as
 // draw, in both modes (classic: node-local; Nodes 2.0: the widget's own canvas, where draw gets y = 1). Returns the
@@ -215,6 +243,68 @@ export function showMissingNodes(types) {
       setting("Comfy.Workflow.ShowMissingNodesWarning")) {
     dialog.showLoadWorkflowWarning({ missingNodeTypes: types });
   }
+}
+
+// ------------------------------------------------------------------------------------------- the canvas view
+
+// Resolves once the view of the graph just loaded is set: 1.49.6 sets it during the load; 1.58.1 schedules it
+// (app.pendingCamera) for a later frame. Checked: 1.49.6, 1.58.1.
+export async function afterViewSettles(timeoutMs = 3000) {
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  const start = performance.now();
+  await frame();
+  while (app.pendingCamera && performance.now() - start < timeoutMs) await frame();
+  await frame();
+}
+
+// The canvas view ({scale, offset}, LiteGraph's: screen = (graph + offset) * scale), or null.
+// Checked: 1.49.6, 1.58.1.
+export function canvasView() {
+  const ds = app.canvas?.ds;
+  return ds ? { scale: ds.scale, offset: [ds.offset[0], ds.offset[1]] } : null;
+}
+
+// Whether LiteGraph draws node text at `scale`: below a zoom set by LiteGraph.Canvas.MinFontSizeForLOD it draws
+// nodes as plain boxes. Checked: 1.49.6, 1.58.1.
+export function nodeTextDrawnAt(scale) {
+  const threshold = app.canvas?._lowQualityZoomThreshold;
+  return typeof threshold === "number" ? scale >= threshold : true;
+}
+
+// Show the graph at `view` ({scale, offset}, as saved in a workflow's extra.ds). Checked: 1.49.6, 1.58.1.
+export function setCanvasView(view) {
+  const canvas = app.canvas;
+  if (!canvas?.ds || !(view?.scale > 0) || view.offset?.length !== 2) return;
+  canvas.ds.scale = view.scale;
+  canvas.ds.offset[0] = view.offset[0];
+  canvas.ds.offset[1] = view.offset[1];
+  canvas.setDirty?.(true, true);
+}
+
+// fn(node) after `node` is taken out of its graph (ComfyUI's Node Replacement calls onRemoved on the node it swaps
+// out). Checked: 1.58.1.
+export function afterNodeRemoved(node, fn) {
+  const before = node.onRemoved;
+  node.onRemoved = function (...args) {
+    const r = before?.apply(this, args);
+    fn(this);
+    return r;
+  };
+}
+
+// The graph's node list changed behind LiteGraph's back: count it as a change, so the canvas stops drawing from
+// its cached node order (1.58.1's Node Replacement swaps nodes without that; the canvas then draws the removed
+// nodes, and every frame and the next run fail with a NullGraphError). Checked: 1.49.6, 1.58.1.
+export function refreshGraphDrawing() {
+  const graph = app.graph;
+  if (typeof graph?.incrementVersion === "function") graph.incrementVersion();
+  app.canvas?.setDirty?.(true, true);
+}
+
+// Whether the frontend offers ComfyUI's Node Replacement in its missing-nodes list (the setting exists, and is on,
+// on frontends that have the feature; it also needs a core with GET /node_replacements). Checked: 1.49.6, 1.58.1.
+export function frontendReplacesNodes() {
+  return setting("Comfy.NodeReplacement.Enabled") === true;
 }
 
 // The open workflow as saved-workflow JSON. Checked: 1.27.10, 1.58.1.

@@ -7,7 +7,7 @@
 // The display is a DOM widget that is never serialised into widgets_values or the API prompt; the last result is
 // kept on the serialised node (`instantid_identity_ui`) so it comes back when the workflow is reloaded.
 import { app } from "../../scripts/app.js";
-import { chain } from "./frontend_adapter.js";
+import { addElementWidget, chain } from "./frontend_adapter.js";
 
 const SCORE_NODE = "InstantIDPrecision_IdentityScore";
 const INFO_NODES = new Set(["InstantIDPrecision_SaveIdentity", "InstantIDPrecision_LoadIdentity"]);
@@ -22,16 +22,11 @@ function displayWidget(node) {
   el.className = "instantid-identity-display";
   Object.assign(el.style, { font: FONT, overflow: "auto", opacity: "0.9", padding: "4px" });
   el.dataset.nodeId = String(node.id);
-  widget = node.addDOMWidget(WIDGET, "instantid_identity_display", el, {
+  return addElementWidget(node, WIDGET, "instantid_identity_display", el, {
     getValue: () => undefined,
     setValue: () => {},
     getMinHeight: () => Math.min(320, el.scrollHeight + 8),
-    serialize: false,
   });
-  widget.serialize = false; // not in widgets_values
-  widget.options.serialize = false; // not in the API prompt
-  widget.element = el;
-  return widget;
 }
 
 function cell(tag, text, style = {}) {

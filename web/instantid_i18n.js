@@ -8,26 +8,35 @@
 // scripts/build_locales.py collects every call into locales/en/main.json, so each call is written
 // t("dotted.key", "English text"[, params]): the key and the English as double-quoted literals (the English may
 // be several joined with +); {name} in the text is replaced by params.name.
+//
+// Parameters are never handed to the frontend's i18n as values: it HTML-escapes interpolated values (1.49 and
+// 1.58 turn "custom_nodes/x" into "custom_nodes&#x2F;x"), and every caller sets the result as plain text
+// (textContent), where an entity is shown as typed. The i18n gets a marker per parameter instead (letters and
+// private-use characters, which it leaves alone), and the markers are replaced by the values here.
+import { frontendI18n } from "./frontend_adapter.js";
+
 const NAMESPACE = "instantidPrecision";
 
-let i18n = null; // the app's global properties once found (the faces list asks on every canvas draw)
-
-function frontendI18n() {
-  if (i18n) return i18n;
-  const props = document.querySelector("[data-v-app]")?.__vue_app__?.config?.globalProperties;
-  if (typeof props?.$t === "function" && typeof props?.$te === "function") i18n = props;
-  return i18n;
-}
 
 function fill(text, params) {
   return params ? text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole)) : text;
+}
+
+const MARK_OPEN = "\uE000";
+const MARK_CLOSE = "\uE001";
+const MARKED = new RegExp(`${MARK_OPEN}(\\w+)${MARK_CLOSE}`, "g");
+
+function translated(frontend, full, params) {
+  if (!params) return frontend.$t(full);
+  const markers = Object.fromEntries(Object.keys(params).map((name) => [name, `${MARK_OPEN}${name}${MARK_CLOSE}`]));
+  return frontend.$t(full, markers).replace(MARKED, (whole, name) => (name in params ? String(params[name]) : whole));
 }
 
 export function t(key, english, params) {
   const frontend = frontendI18n();
   const full = `${NAMESPACE}.${key}`;
   try {
-    if (frontend?.$te(full)) return frontend.$t(full, params ?? {});
+    if (frontend?.$te(full)) return translated(frontend, full, params);
   } catch (err) {
     console.debug("[InstantID] translation failed, using English:", full, err);
   }

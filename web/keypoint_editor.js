@@ -11,6 +11,7 @@
 // draws with; transform() is the node's transform_points (instantid_core/faces/hand_posed.py) in JavaScript.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { addElementWidget, nodeById, recordGraphChange, setWidgetValue } from "./frontend_adapter.js";
 
 const NODE = "InstantIDPrecision_ManualKeypoints";
 const EDITOR = "instantid_keypoint_editor";
@@ -107,20 +108,11 @@ function drawnPoints(node) {
 // ---------------------------------------------------------------------------------------------- widget edits
 
 function setValue(node, name, v) {
-  const w = widget(node, name);
-  if (!w || w.value === v) return;
-  const old = w.value;
-  w.value = v;
-  w.callback?.(v, app.canvas, node);
-  node.onWidgetChanged?.(name, v, old, w);
+  setWidgetValue(node, name, v);
 }
 
 function changed(node) {
-  node.graph?.change?.(); // the workflow is marked modified and the change is undoable
-  const tracker = app.extensionManager?.workflow?.activeWorkflow?.changeTracker;
-  if (typeof tracker?.captureCanvasState === "function") tracker.captureCanvasState(); // newer frontends
-  else tracker?.checkState?.();
-  node.setDirtyCanvas?.(true, true);
+  recordGraphChange(node); // the workflow is marked modified and the change is undoable
   node[EDITOR]?.redraw();
 }
 
@@ -387,14 +379,11 @@ function setUp(node) {
   if (node[EDITOR]) return;
   const editor = makeEditor(node);
   node[EDITOR] = editor;
-  const w = node.addDOMWidget(EDITOR, "instantid_keypoint_editor", editor.root, {
+  addElementWidget(node, EDITOR, "instantid_keypoint_editor", editor.root, {
     getValue: () => undefined,
     setValue: () => {},
     getMinHeight: () => EDITOR_MIN_HEIGHT,
-    serialize: false,
   });
-  w.serialize = false; // not in widgets_values
-  w.options.serialize = false; // not in the API prompt
   node.instantidLastPreset = value(node, "preset", "frontal");
   // every widget the drawing depends on redraws it; the preset also rewrites the points
   for (const name of ["preset", "points", "width", "height", "rotate", "scale", "offset_x", "offset_y"]) {
@@ -457,7 +446,7 @@ app.registerExtension({
 window.InstantIDKeypointEditor = Object.freeze({
   NAMES, COLOURS, presetPoints, transform, basePoints, drawnPoints,
   screenPoints(id) {
-    const node = app.graph?.getNodeById(id);
+    const node = nodeById(id);
     const editor = node?.[EDITOR];
     const pts = editor?.screenPoints();
     if (!pts) return null;
@@ -467,7 +456,7 @@ window.InstantIDKeypointEditor = Object.freeze({
     return pts.map(([x, y]) => [b.left + x * sx, b.top + y * sy]);
   },
   canvasRect(id) {
-    const c = app.graph?.getNodeById(id)?.[EDITOR]?.canvas;
+    const c = nodeById(id)?.[EDITOR]?.canvas;
     if (!c) return null;
     const b = c.getBoundingClientRect();
     return { x: b.left, y: b.top, width: b.width, height: b.height };

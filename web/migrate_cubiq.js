@@ -15,11 +15,16 @@
 // after all, with the list of missing types the frontend itself collected (handed to afterConfigureGraph). Loads
 // that would not show the dialog (tab switches, undo) get no offer either. Frontend 1.58 has no such dialog: its
 // non-modal "issues found" notice lists the missing nodes next to the panel, and "Keep as is" leaves it there.
+//
+// ComfyUI's own Node Replacement (cores that answer GET /node_replacements, frontends with the setting
+// Comfy.NodeReplacement.Enabled): the pack registers cubiq's two loaders there (nodes/node_replacements.py), and
+// the frontend's missing-nodes list offers "Replace Node" for them. A workflow whose cubiq nodes are all on that
+// list gets no panel; one with any node that needs the converter gets the panel, which converts them all.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { t } from "./instantid_i18n.js";
-import { currentGraphData, isNodeTypeRegistered, loadSkipsMissingNodes, replaceGraphAsOneEdit, showMissingNodes,
-  toast, withoutMissingNodesDialog, wrapGraphLoad } from "./frontend_adapter.js";
+import { afterNodeRemoved, currentGraphData, frontendReplacesNodes, refreshGraphDrawing, isNodeTypeRegistered, loadSkipsMissingNodes, replaceGraphAsOneEdit,
+  showMissingNodes, toast, withoutMissingNodesDialog, wrapGraphLoad } from "./frontend_adapter.js";
 
 // instantid_core/workflow_formats/cubiq_workflows.py CUBIQ_NODE_TYPES (the browser test checks that both lists agree)
 const CUBIQ_NODE_TYPES = ["InstantIDModelLoader", "InstantIDFaceAnalysis", "FaceKeypointsPreprocessor",
@@ -31,7 +36,27 @@ const PANEL_ID = "instantid-migrate-panel";
 const COMMAND_LABEL = "Convert cubiq InstantID nodes to InstantID (precision-safe)";
 const MENU_LABEL = "Convert cubiq InstantID nodes";
 
-const state = { lastMissing: null, converting: false, lastReport: null };
+const REPLACEMENTS_ROUTE = "/node_replacements"; // ComfyUI's Node Replacement list (absent on older cores)
+
+const state = { lastMissing: null, converting: false, lastReport: null, replaceable: null };
+
+// cubiq's node types that ComfyUI itself offers to replace with this pack's nodes (an empty set where the core or
+// the frontend has no Node Replacement, or the user turned it off). The core's list is asked once.
+function coreReplaceable() {
+  if (!frontendReplacesNodes()) return Promise.resolve(new Set());
+  state.replaceable ??= (async () => {
+    try {
+      const response = await api.fetchApi(REPLACEMENTS_ROUTE);
+      const list = response.ok ? await response.json() : {};
+      return new Set(CUBIQ_NODE_TYPES.filter((type) =>
+        (list?.[type] ?? []).some((r) => String(r?.new_node_id ?? "").startsWith("InstantIDPrecision_"))));
+    } catch (err) {
+      console.debug("[InstantID] no node replacement list:", err);
+      return new Set();
+    }
+  })();
+  return state.replaceable;
+}
 
 function cubiqTypesIn(graphData, onlyMissing) {
   const found = new Set();
@@ -220,6 +245,8 @@ async function offerOnLoad(load, args) {
   closePanel(); // an offer or report is about the graph that is being replaced
   const cubiq = loadSkipsMissingNodes(args) ? [] : cubiqTypesIn(args[0], true);
   if (!cubiq.length) return load(...args);
+  const replaceable = await coreReplaceable();
+  if (cubiq.every((type) => replaceable.has(type))) return load(...args); // ComfyUI's own offer covers them
   state.lastMissing = null;
   const result = await load(...withoutMissingNodesDialog(args));
   showOffer(cubiq, state.lastMissing ?? cubiq);
@@ -234,6 +261,12 @@ app.registerExtension({
   init() {
     wrapGraphLoad(offerOnLoad);
   },
+  // a cubiq node that ComfyUI's Node Replacement may swap out: once it has, the canvas is told the graph changed
+  // (the swap itself does not say so, frontend_adapter.js refreshGraphDrawing)
+  loadedGraphNode(node) {
+    if (!CUBIQ_NODE_TYPES.includes(node?.type) || !frontendReplacesNodes()) return;
+    afterNodeRemoved(node, () => queueMicrotask(refreshGraphDrawing));
+  },
   afterConfigureGraph(missingNodeTypes) {
     // 1.27 hands type names; 1.58 hands {type, nodeId, ...} entries
     state.lastMissing = (missingNodeTypes ?? []).map((t) => (typeof t === "string" ? t : t?.type)).filter(Boolean);
@@ -241,4 +274,5 @@ app.registerExtension({
 });
 
 // for the browser test and for other packs
-window.InstantIDMigration = { CUBIQ_NODE_TYPES, ROUTE, COMMAND_ID, PANEL_ID, state, convertCurrentWorkflow };
+window.InstantIDMigration = { CUBIQ_NODE_TYPES, ROUTE, COMMAND_ID, PANEL_ID, state, convertCurrentWorkflow,
+  coreReplaceable };

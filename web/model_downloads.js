@@ -10,8 +10,14 @@
 // It opens (1) from the "Download models" button on the InstantID Model Doctor node, (2) from the Extensions menu
 // command, and (3) by itself when a workflow with InstantID nodes is loaded while one of the needed files is missing
 // (once per set of missing files in a session, so tab switches do not reopen it after "Close").
+//
+// "Missing" means one thing in the notice and in the panel: no file at the place the catalog puts it (a file of
+// another size is "present (size differs)", for the Model Doctor to judge, never counted missing). The notice's
+// count is the number of the panel's rows that are missing, and both follow the disk: they are read again after a
+// download, after the user refreshes the node definitions, and after each run (the notice closes once the
+// workflow lacks nothing).
 import { app } from "../../scripts/app.js";
-import { addButtonWidget, toast } from "./frontend_adapter.js";
+import { activeGraph, addButtonWidget, toast } from "./frontend_adapter.js";
 import { api } from "../../scripts/api.js";
 import { t } from "./instantid_i18n.js";
 
@@ -44,6 +50,9 @@ const STATUS_TEXT = {
   installed: () => t("models.status.installed", "installed"),
 };
 
+// the per-file ends of a download that leave the file in place
+const GOOD_ENDS = new Set(["downloaded", "skipped", "from cache", "installed"]);
+
 function mb(bytes) {
   return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
@@ -66,6 +75,7 @@ function addStyle() {
 #${PANEL_ID} .iid-bar { height: 6px; background: #222; border-radius: 3px; overflow: hidden; min-width: 90px; }
 #${PANEL_ID} .iid-bar > div { height: 100%; background: #2f6fde; }
 #${PANEL_ID} tr.installed .iid-bar > div { background: #3fb950; }
+#${PANEL_ID} tr.present .iid-bar > div { background: #f0a020; }
 #${PANEL_ID} .iid-folder { opacity: 0.7; font-family: monospace; font-size: 11px; overflow-wrap: anywhere; }
 #${PANEL_ID} td.iid-status { white-space: nowrap; }
 #${PANEL_ID} pre { margin: 0; max-height: 220px; overflow: auto; white-space: pre-wrap; font-size: 11px;
@@ -86,15 +96,32 @@ async function call(path, body) {
   return { ok: response.ok, status: response.status, answer };
 }
 
+// The rows as they are on disk now. While a download runs, its own rows (progress); once it has ended, its word on
+// a file ("downloaded", "failed"…) is kept only while the disk still agrees (a file removed or replaced since then
+// shows as it is).
 function shownFiles(status) {
   const job = status.download;
-  const rows = job?.state === "running" || (job && job.state !== "idle" && job.files) ? job.files : status.files;
+  let rows = status.files;
+  if (job?.state === "running" && job.files) rows = job.files;
+  else if (job?.files) {
+    const said = new Map(job.files.map((f) => [f.name, f]));
+    rows = rows.map((f) => {
+      const row = said.get(f.name);
+      const holds = row?.status && (GOOD_ENDS.has(row.status) ? f.installed : !f.installed);
+      return holds ? { ...f, status: row.status, detail: row.detail } : f;
+    });
+  }
   return rows.filter((f) => status.groups.includes(f.group) || state.wantSdxl || job?.groups?.includes(f.group));
 }
 
+// The panel's rows with no file at their place (nothing, or a partial download).
+function absentFiles(status) {
+  return shownFiles(status).filter((f) => !f.present);
+}
+
+// The groups "Download" fetches: the required ones with a file missing (a file of another size is left alone).
 function missingGroups(status) {
-  if (state.offered) return state.offered;
-  return [...new Set(status.files.filter((f) => status.groups.includes(f.group) && !f.installed).map((f) => f.group))];
+  return [...new Set(status.files.filter((f) => status.groups.includes(f.group) && !f.present).map((f) => f.group))];
 }
 
 // What a loaded workflow lacks, judged as the user's ComfyUI sees it: a loader whose chosen file is not among the
@@ -136,15 +163,18 @@ function render(status) {
   if (state.compact && !running) return renderNotice(panel, status);
   panel.className = job?.state === "failed" || job?.state === "cancelled" ? "failed" : job?.state === "done" ? "done" : "";
   const rows = shownFiles(status).map((f) => {
-    const pct = f.size ? Math.round((100 * f.bytes) / f.size) : 0;
+    const differs = f.present && !f.installed;
+    const pct = differs ? 100 : f.size ? Math.round((100 * f.bytes) / f.size) : 0;
+    const sizes = differs ? t("models.sizeDiffers", "{have} (published: {size})",
+      { have: mb(f.on_disk ?? 0), size: mb(f.size) }) : `${mb(f.bytes)} / ${mb(f.size)}`;
     const label = f.status ? (STATUS_TEXT[f.status]?.() ?? f.status) :
       f.installed ? t("models.status.installed", "installed") :
       f.present ? t("models.status.present", "present (size differs)") :
       f.bytes ? t("models.status.partial", "{pct} % (partial)", { pct }) : t("models.status.missing", "missing");
-    return el("tr", { className: f.installed ? "installed" : "", dataset: { file: f.name } }, [
+    return el("tr", { className: f.installed ? "installed" : differs ? "present" : "", dataset: { file: f.name } }, [
       el("td", {}, [el("div", { textContent: f.name }), el("div", { className: "iid-folder", textContent: `models/${f.folder}` })]),
       el("td", {}, [el("div", { className: "iid-bar" }, [el("div", { style: `width:${pct}%` })])]),
-      el("td", { className: "iid-size", textContent: `${mb(f.bytes)} / ${mb(f.size)}` }),
+      el("td", { className: "iid-size", textContent: sizes }),
       el("td", { className: "iid-status", textContent: label }),
     ]);
   });
@@ -185,8 +215,7 @@ function render(status) {
 }
 
 function renderNotice(panel, status) {
-  const missing = missingGroups(status);
-  const count = status.files.filter((f) => missing.includes(f.group) && !f.installed).length;
+  const count = absentFiles(status).length;
   panel.className = "iid-notice";
   panel.replaceChildren(
     el("span", { className: "iid-notice-text",
@@ -222,12 +251,22 @@ export async function openModelPanel() {
   if (ok) render(answer);
 }
 
+function graphNodes() {
+  return activeGraph()?.nodes ?? [];
+}
+
+// The groups the open workflow needs that have a file missing on disk.
+function lackingGroups(nodes, status) {
+  const missing = missingGroups(status);
+  return neededGroups(nodes, status).filter((g) => missing.includes(g));
+}
+
 async function offerForGraph() {
-  const nodes = app.graph?._nodes ?? app.graph?.nodes ?? [];
+  const nodes = graphNodes();
   if (!nodes.some((n) => String(n.comfyClass ?? n.type ?? "").startsWith(PACK_PREFIX))) return;
   const { ok, answer } = await call("");
   if (!ok) return;
-  const needed = neededGroups(nodes, answer);
+  const needed = lackingGroups(nodes, answer);
   if (answer.download?.state === "running" || (needed.length && !state.dismissed.has(needed.join()))) {
     state.offered = needed.length ? needed : null;
     state.compact = answer.download?.state !== "running";
@@ -235,8 +274,32 @@ async function offerForGraph() {
   }
 }
 
+// After a run or a refresh of the node definitions: what is shown is read again from the disk. The notice closes
+// when the open workflow lacks nothing any more; the full panel stays open with its rows brought up to date.
+async function recheck() {
+  const panel = document.getElementById(PANEL_ID);
+  if (!panel || state.poll) return; // nothing shown, or a download updates it already
+  const { ok, answer } = await call("");
+  if (!ok || !document.getElementById(PANEL_ID)) return;
+  if (state.compact && answer.download?.state !== "running" && !lackingGroups(graphNodes(), answer).length) {
+    closePanel();
+    return;
+  }
+  render(answer);
+}
+
+function recheckSoon() {
+  recheck().catch((err) => console.debug("[InstantID] could not re-read the model files", err));
+}
+
 app.registerExtension({
   name: "comfyui-instantid.model-downloads",
+  setup() {
+    api.addEventListener("execution_success", recheckSoon);
+  },
+  refreshComboInNodes() {
+    recheckSoon();
+  },
   commands: [{ id: DOWNLOAD_COMMAND, label: "InstantID: download model files", icon: "pi pi-download",
     function: () => openModelPanel() }],
   menuCommands: [{ path: ["Extensions", "InstantID"], commands: [DOWNLOAD_COMMAND] }],

@@ -18,7 +18,7 @@
 // so the fix does not mark the workflow modified.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
-import { comboWidgets, forEachNode, pickComboValue, setting } from "./frontend_adapter.js";
+import { activeGraph, comboWidgets, forEachNode, pickComboValue, setting } from "./frontend_adapter.js";
 
 const TAG = "[InstantID]";
 const WHY = "(same file, named with the server's path separator)";
@@ -103,6 +103,6 @@ app.registerExtension({
     await fixModelNames(graphData);
   },
   afterConfigureGraph() {
-    fixLoadedGraph(app.graph);
+    fixLoadedGraph(activeGraph());
   },
 });

@@ -1,6 +1,7 @@
 """Open ComfyUI's frontend in a Chromium page and make it ready for a test: the app has registered the nodes and
-loaded its start-up workflow (else that load could replace the graph a test builds), and the in-page node
-driver (driver.js, as ``__iid``) is installed."""
+every extension (this pack's included) and has a graph, and the in-page node driver (driver.js, as ``__iid``) is
+installed. What the graph holds on a first start differs: 1.58 loads its default graph, 1.49 opens the template
+browser over an empty graph; the wait is for the extensions, never for a default graph."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,10 @@ from instantid_testkit import comfy_support as cs
 from .cdp import find_chromium
 
 DRIVER = Path(__file__).resolve().parent / "driver.js"
-APP_READY = ("window.LiteGraph && window.comfyAPI?.app?.app?.canvas && "
-             "window.comfyAPI.app.app.graph?.nodes?.length > 0")
+APP_READY = ("window.LiteGraph && window.comfyAPI?.app?.app?.canvas && window.comfyAPI.app.app.graph && "
+             "window.comfyAPI.app.app.extensionManager && window.comfyAPI.app.app.vueAppReady !== false && "
+             "(window.comfyAPI.app.app.extensions ?? []).some((e) => e.name === 'comfyui-instantid.ui') && "
+             "'InstantIDPrecision_FaceDetect' in window.LiteGraph.registered_node_types")
 
 
 def open_app(chromium, server, also_ready: str = ""):

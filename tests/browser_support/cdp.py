@@ -134,7 +134,8 @@ class JSError(AssertionError):
 
 
 class Page:
-    """One page target. ``console`` collects ``(level, text, url)`` of console calls and log entries;
+    """One page target. ``console`` collects ``(level, text, url, stack)`` of console calls and log entries
+    (``url``: where the call is; ``stack``: the script URLs of every frame of its stack, outermost last);
     ``exceptions`` collects uncaught exceptions ``(text, url)``."""
 
     def __init__(self, ws_url: str):
@@ -151,15 +152,18 @@ class Page:
         method, p = msg.get("method"), msg.get("params", {})
         if method == "Runtime.consoleAPICalled":
             text = " ".join(str(a.get("value", a.get("description", a.get("type")))) for a in p.get("args", []))
-            frame = (p.get("stackTrace") or {}).get("callFrames") or [{}]
-            self.console.append((p.get("type"), text, frame[0].get("url", "")))
+            frames = (p.get("stackTrace") or {}).get("callFrames") or [{}]
+            self.console.append((p.get("type"), text, frames[0].get("url", ""),
+                                 tuple(f.get("url", "") for f in frames)))
         elif method == "Runtime.exceptionThrown":
             d = p.get("exceptionDetails", {})
             text = (d.get("exception") or {}).get("description") or d.get("text", "")
             self.exceptions.append((text, d.get("url", "")))
         elif method == "Log.entryAdded":
             e = p.get("entry", {})
-            self.console.append((e.get("level"), e.get("text", ""), e.get("url", "")))
+            frames = (e.get("stackTrace") or {}).get("callFrames") or []
+            self.console.append((e.get("level"), e.get("text", ""), e.get("url", ""),
+                                 (e.get("url", ""),) + tuple(f.get("url", "") for f in frames)))
         elif method == "Network.requestWillBeSent":
             self._requests[p.get("requestId")] = p.get("request", {}).get("url", "")
         elif method == "Network.responseReceived":

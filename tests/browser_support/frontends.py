@@ -1,5 +1,6 @@
-"""The ComfyUI frontends every browser test runs against: the one ComfyUI 0.3.64 pins (its requirements install
-it into the test venv) and the newer one users run, which is fetched at test time and never committed.
+"""The ComfyUI frontends every browser test runs against: the one the ComfyUI under test pins (its requirements
+install it into the test venv as ``comfyui_frontend_package``; 1.49.6 for ComfyUI 0.33.0) and the newer one users
+run, which is fetched at test time and never committed.
 
 ``frontend`` is a module-scoped, parametrized fixture: a test module that takes it (through its server fixture)
 starts its server and browser once per frontend. ``Frontend.vue_nodes`` is "Modern Node Design (Nodes 2.0)",
@@ -13,17 +14,33 @@ with a GPU reason, so CI's full run fails instead of passing without it)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-PINNED = "1.27.10"   # ComfyUI 0.3.64's requirements.txt
+
+def installed_frontend() -> str:
+    """The version of the frontend package ComfyUI's requirements installed (the server serves it when no
+    --front-end-root is given); ComfyUI 0.33.0 pins 1.49.6."""
+    try:
+        return metadata.version("comfyui-frontend-package")
+    except metadata.PackageNotFoundError:
+        return "1.49.6"  # no package: the test skips later (needs_browser); the id stays stable
+
+
+def version_tuple(version: str) -> tuple:
+    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+
+
+PINNED = installed_frontend()
 CURRENT = "1.58.1"   # what users run today
 ENV_STATIC = "INSTANTID_FRONTEND_158"
 ENV_CACHE = "INSTANTID_CACHE_DIR"
@@ -41,7 +58,9 @@ class Frontend:
 
     @property
     def newer(self) -> bool:
-        return self.version != PINNED
+        """The frontend reports missing nodes and models in its "issues" notice and Issues tab, and has
+        Nodes 2.0 (1.49 and later; the 1.27 line of ComfyUI 0.3.64 had modal dialogs instead)."""
+        return version_tuple(self.version) >= (1, 30)
 
     def static_root(self) -> str | None:
         """--front-end-root for the server (None: the frontend package installed with ComfyUI)."""
@@ -56,7 +75,7 @@ class Frontend:
 
 
 CLASSIC = (Frontend(PINNED), Frontend(CURRENT))
-WITH_VUE_NODES = CLASSIC + (Frontend(CURRENT, vue_nodes=True),)
+WITH_VUE_NODES = CLASSIC + (Frontend(PINNED, vue_nodes=True), Frontend(CURRENT, vue_nodes=True))
 
 
 def cache_dir() -> Path:

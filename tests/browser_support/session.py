@@ -19,7 +19,8 @@ BENIGN = ("Failed to load resource", "apple-mobile-web-app-capable", "Error fetc
 # pack's files.
 FRONTEND_NOISE = ("[Jobs API]", "Failed to fetch queue", "legacy queue/history menu is deprecated",
                   "open_maskeditor is deprecated", "Invalid layout total size", "input.link is deprecated",
-                  "Failed to verify missing models", "[Missing Model Pipeline]")
+                  "Failed to verify missing models", "[Missing Model Pipeline]",
+                  "ComfyApp graph accessed before initialization")  # 1.49.6 while the page starts
 OUR_FILES = "/extensions/comfyui-instantid/"
 
 
@@ -27,8 +28,9 @@ def console_problems(page, benign, since=(0, 0)):
     """Console errors/warnings and uncaught exceptions since a mark, except ``benign`` texts and the newer
     frontend's own noise."""
     def noise(m):
+        where = " ".join((m[1], m[2], *(m[3] if len(m) > 3 else ())))
         return any(b in m[1] for b in benign) or (
-            OUR_FILES not in m[1] + m[2] and any(n in m[1] for n in FRONTEND_NOISE))
+            OUR_FILES not in where and any(n in m[1] for n in FRONTEND_NOISE))
     return [m for m in page.console[since[0]:] if m[0] in ("error", "warning", "assert") and not noise(m)] + [
         ("exception", *e) for e in page.exceptions[since[1]:]]
 
@@ -66,6 +68,7 @@ class Session:
         itself; 1.58 shows an "issues found" notice whose "View details" opens the Issues tab."""
         if self.server.frontend.newer:
             self.page.wait_for("__iid.issuesNotice()", timeout=timeout, what="the frontend's issues notice")
+            self.clear_toasts()  # 1.49 shows toasts over the notice's "View details"
             self.click_centre("[data-testid=error-overlay-see-errors]")
         return self.page.wait_for("__iid.missingModels()", timeout=timeout, what="the missing models list")
 
@@ -76,6 +79,7 @@ class Session:
         if not self.call("issuesPanel"):
             if not self.call("issuesNotice"):
                 return ""
+            self.clear_toasts()  # 1.49 shows toasts over the notice's "View details"
             self.click_centre("[data-testid=error-overlay-see-errors]")
             self.page.wait_for("__iid.issuesPanel()", timeout=10, what="the Issues tab")
         self.page.pump(0.5)
