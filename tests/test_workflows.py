@@ -269,7 +269,7 @@ def _overrides(env, path):
     sets = []
     if "second_controlnet" in path.stem:
         sets = [f"Second ControlNet (depth, canny, …).control_net_name={TINY['controlnet']}"]
-        shutil.copyfile(photos / "two.png", Path(__import__("folder_paths").get_input_directory()) / "depth.png")
+        shutil.copyfile(photos / "two.png", Path(__import__("folder_paths").get_input_directory()) / "instantid_example_depth.jpg")
     target = None
     if "face_swap" in path.stem or "group_photo" in path.stem:  # the photo whose face is replaced
         target = str(photos / ("two.png" if "group" in path.stem else "other.png"))
