@@ -6,7 +6,8 @@ time is reported:
   help     python <pack> download --help
   dry      python <pack> download --dry-run            (COMFYUI_PATH: the ComfyUI given, folders read from its files)
   booted   a process that starts that ComfyUI in-process as `download` did before (runner.boot.boot_comfy with
-           custom nodes, then folder_paths), only with COMFYUI_PATH set; the yardstick, not a target
+           custom nodes, this pack loaded, then folder_paths; a temporary --base-directory, so nothing is written
+           into that ComfyUI), only with COMFYUI_PATH set; the yardstick, not a target
 Target: help and dry run each under 2 s.
 
     COMFYUI_PATH=/path/to/ComfyUI python benchmarks/bench_cli_start.py [--runs 5]
@@ -27,8 +28,9 @@ from _common import ROOT
 BOOTED = r"""
 import sys
 sys.path.append({root!r})
-from runner.boot import boot_comfy
-boot_comfy({comfy!r}, ["--cpu"], custom_nodes=True)
+from runner.boot import boot_comfy, loaded_pack
+boot_comfy({comfy!r}, ["--cpu", "--base-directory", {base!r}], custom_nodes=True)
+loaded_pack({root!r})
 import folder_paths
 print(folder_paths.get_folder_paths("checkpoints")[0])
 """
@@ -58,7 +60,7 @@ def main() -> None:
         commands = {"help": [sys.executable, str(ROOT), "download", "--help"],
                     "dry": [sys.executable, str(ROOT), "download", "--dry-run"]}
         if os.environ.get("COMFYUI_PATH"):
-            commands["booted"] = [sys.executable, "-c", BOOTED.format(root=str(ROOT), comfy=comfy)]
+            commands["booted"] = [sys.executable, "-c", BOOTED.format(root=str(ROOT), comfy=comfy, base=os.path.join(tmp, "base"))]
         for cmd in commands.values():  # warm-up: page cache, .pyc files
             wall(cmd, env)
         times = {name: [] for name in commands}
