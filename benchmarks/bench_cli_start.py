@@ -60,7 +60,9 @@ def main() -> None:
         commands = {"help": [sys.executable, str(ROOT), "download", "--help"],
                     "dry": [sys.executable, str(ROOT), "download", "--dry-run"]}
         if os.environ.get("COMFYUI_PATH"):
-            commands["booted"] = [sys.executable, "-c", BOOTED.format(root=str(ROOT), comfy=comfy, base=os.path.join(tmp, "base"))]
+            base = os.path.join(tmp, "base")
+            os.makedirs(os.path.join(base, "custom_nodes"))  # ComfyUI 0.33 lists it at start-up; it must exist
+            commands["booted"] = [sys.executable, "-c", BOOTED.format(root=str(ROOT), comfy=comfy, base=base)]
         for cmd in commands.values():  # warm-up: page cache, .pyc files
             wall(cmd, env)
         times = {name: [] for name in commands}
