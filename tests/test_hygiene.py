@@ -32,7 +32,7 @@ MACHINE_PATH = re.compile(
     rb"|(?<![\w.~-])/home/[A-Za-z0-9._-]+/"           # /home/<user>/
     rb"|(?<![\w.~-])/U[s]ers/[A-Za-z0-9._ -]+/"       # /Users/<user>/ (macOS)
     rb"|(?<![\w.~-])/r[o]ot/"                       # root's home
-    rb"|\b[A-Za-z]:(?:\\\\|\\|/)U[s]ers(?:\\\\|\\|/)",  # C:\Users\ (also escaped, or with slashes)
+    rb"|\b[A-Za-z]:(?:\\\\|\\|/)U[s]ers(?:\\\\|\\|/)",  # drive, "Users", separator (\, \\ or /)
     re.IGNORECASE)
 
 
