@@ -3,6 +3,7 @@ ComfyUI release of the last year, including those that also offer the newer V3 s
 id, display name and description once (nodes/node_base.py); the registry below only lists them."""
 from .apply_nodes import InstantIDApply, InstantIDApplyAttention, InstantIDApplyIdentityNet, InstantIDApplySimple
 from .doctor_node import InstantIDModelDoctor
+from .example_inputs import install_example_inputs
 from .face_nodes import InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints
 from .face_region_nodes import InstantIDFaceCrop, InstantIDFaceStitch
 from .folders import register_model_folders
@@ -16,6 +17,7 @@ from .projection_node import InstantIDImageProjection
 
 register_model_folders()
 register_replacements()  # cubiq's loaders -> ours, in ComfyUI's Node Replacement where the core has it
+install_example_inputs()  # the photos the shipped workflows name, never over a user's file
 
 NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints, InstantIDManualKeypoints,
          InstantIDModelLoader,

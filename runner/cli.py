@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                            "CreativeML Open RAIL++-M), never fetched unless asked for")
     down.add_argument("--to", help="a ComfyUI models folder (default: ComfyUI's configured folders, "
                                    "extra_model_paths.yaml included)")
+    down.add_argument("--dry-run", action="store_true",
+                      help="list each file, where it goes and whether it would be fetched; fetch nothing")
     from runner.batch.cli import add_parser as add_batch_parser
     add_batch_parser(sub, PACK)
     mig = sub.add_parser("migrate", help="convert a workflow made with cubiq's ComfyUI_InstantID to this pack")
@@ -88,12 +90,21 @@ def main(argv=None) -> int:
         from runner.download import download, folders_from_models_dir
         return _download(download, opts, folders_from_models_dir(Path(opts.to)))
     if opts.command == "doctor" and (opts.models or comfy_root is None) and not opts.workflow:
-        from instantid_core.files.doctor import run_doctor
         models = Path(opts.models or PACK.parent.parent / "models")
-        report = run_doctor(*[[models / k] for k in ("instantid", "controlnet", "insightface", "checkpoints")],
-                            verify_sha256=opts.sha256)
-        print(report.text())
-        return 0 if report.ok else 1
+        return _doctor_in_folders({k: [models / k] for k in ("instantid", "controlnet", "insightface", "checkpoints")},
+                                  opts.sha256)
+    if comfy_root is not None and (opts.command == "download" or (opts.command == "doctor" and not opts.workflow)):
+        # ComfyUI's folders read from its files: no ComfyUI import (seconds, its messages, a broken environment)
+        from runner.comfy_folders import FolderConfigError, configured_folders
+        try:
+            first, search = configured_folders(comfy_root, shlex.split(opts.comfy_args or ""))
+        except FolderConfigError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        if opts.command == "doctor":
+            return _doctor_in_folders(search, opts.sha256)
+        from runner.download import download
+        return _download(download, opts, first, search)
     if opts.command == "batch":  # boots ComfyUI only when rows run in this process
         return _batch(opts, comfy_root)
     if comfy_root is None:
@@ -106,9 +117,6 @@ def main(argv=None) -> int:
     loaded_pack(PACK)  # our nodes (and folders) registered even when the pack is installed elsewhere
     if opts.command == "run":
         return _run(opts)
-    if opts.command == "download":
-        from runner.download import download, folders_from_folder_paths, search_folders_from_folder_paths
-        return _download(download, opts, folders_from_folder_paths(), search_folders_from_folder_paths())
     if opts.command == "migrate":
         return _migrate(opts)
     return _doctor(opts)
@@ -171,14 +179,29 @@ def _doctor(opts) -> int:
     return 0 if report.ok else 1
 
 
+def _doctor_in_folders(folders, verify_sha256: bool) -> int:
+    from instantid_core.files.doctor import run_doctor
+    report = run_doctor(*(folders[k] for k in ("instantid", "controlnet", "insightface", "checkpoints")),
+                        verify_sha256=verify_sha256)
+    print(report.text())
+    return 0 if report.ok else 1
+
+
 def _download(download, opts, folders, search=None) -> int:
-    from runner.download import DownloadError
-    if "sdxl" in (opts.only or ()):
+    """``download`` is runner.download.download (a test passes its own)."""
+    from runner.download import DownloadError, plan_lines
+    groups = opts.only or list(GROUPS)
+    if "sdxl" in groups:
         from instantid_core.files.model_catalog import SDXL, files_for
         (sdxl,) = files_for([SDXL])
         print(f"SDXL 1.0 base checkpoint, licence: {sdxl.licence} — {sdxl.page}")
+    if getattr(opts, "dry_run", False):
+        print("dry run: nothing is fetched. Each file, and what `download` would do (by size; it also checks "
+              "sha256):")
+        print("\n".join(plan_lines(groups, folders)))
+        return 0
     try:
-        download(opts.only or list(GROUPS), folders, search=search)
+        download(groups, folders, search=search)
     except DownloadError as exc:
         print(str(exc), file=sys.stderr)
         return 2

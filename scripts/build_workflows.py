@@ -21,6 +21,7 @@ checks both in a browser).
 """
 import importlib.util
 import json
+import tempfile
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,6 +36,7 @@ _spec.loader.exec_module(sys.modules["instantid_testkit"])
 from instantid_testkit import comfy_support as cs  # noqa: E402
 
 from instantid_core.files.antelope_files import ANTELOPE_DIRNAME, ANTELOPE_FILES  # noqa: E402
+from instantid_core.files.example_inputs import PREFIX as EXAMPLE_PREFIX  # noqa: E402
 from instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries  # noqa: E402
 from instantid_core.workflow_formats.node_sizes import FRONTEND_SIZES, TITLE_H  # noqa: E402
 from instantid_core.workflow_formats.widget_specs import frontend_extras, is_widget  # noqa: E402
@@ -258,7 +260,12 @@ def base(g):
     return ckpt, pos, neg, fa, iid, cn, lat
 
 
-def face(g, fa, title="Face photo", selection="largest", image="face.png", col=0):
+def example(name: str) -> str:
+    """A photo from example_inputs/, which the pack copies into ComfyUI's input folder at start-up."""
+    return f"{EXAMPLE_PREFIX}{name}.jpg"
+
+
+def face(g, fa, title="Face photo", selection="largest", image=example("face"), col=0):
     img = g.add("LoadImage", title, col=col, image=image)
     det = g.add("InstantIDPrecision_FaceDetect", col=col + 1, level=img["pos"][1], selection=selection)
     g.link(fa, 0, det, "face_analysis")
@@ -329,7 +336,7 @@ def basic_portrait(g):
 def pose_from_photo(g):
     ckpt, pos, neg, fa, iid, cn, lat = base(g)
     _, det = face(g, fa)
-    _, pose_det = face(g, fa, "Pose photo", image="pose.png")
+    _, pose_det = face(g, fa, "Pose photo", image=example("pose"))
     proj = project(g, iid, det)
     kps = g.add("InstantIDPrecision_FaceKeypoints", col=2, level=pose_det["pos"][1], width=1016, height=1016)
     g.link(pose_det, 0, kps, "faces")
@@ -361,8 +368,8 @@ def pose_by_hand(g):
 def two_people(g):
     ckpt, pos, neg, fa, iid, cn, lat = base(g)
     _, det_a = face(g, fa, "Face photo A")
-    _, det_b = face(g, fa, "Face photo B", image="face_b.png")
-    _, pose = face(g, fa, "Pose photo (two people)", selection="all", image="pose_two.png")
+    _, det_b = face(g, fa, "Face photo B", image=example("face_b"))
+    _, pose = face(g, fa, "Pose photo (two people)", selection="all", image=example("two_people"))
     proj_a = project(g, iid, det_a)
     proj_b = project(g, iid, det_b)
     kps = g.add("InstantIDPrecision_FaceKeypoints", col=2, level=pose["pos"][1], width=1016, height=1016)
@@ -392,7 +399,7 @@ def split_with_second_controlnet(g):
     _, det = face(g, fa)
     cn2 = g.add("ControlNetLoader", "Second ControlNet (depth, canny, …)", col=0,
                 control_net_name="controlnet-depth-sdxl-1.0.safetensors")
-    hint = g.add("LoadImage", "Control image (already preprocessed)", col=0, image="depth.png")
+    hint = g.add("LoadImage", "Control image (already preprocessed)", col=0, image=example("depth"))
     proj = project(g, iid, det)
     attn = g.add("InstantIDPrecision_ApplyAttention", col=3)
     g.link(ckpt, 0, attn, "model")
@@ -419,8 +426,8 @@ def split_with_second_controlnet(g):
 
 def multi_reference(g):
     ckpt, pos, neg, fa, iid, cn, lat = base(g)
-    one = g.add("LoadImage", "Face photo 1", col=0, image="face.png")
-    two = g.add("LoadImage", "Face photo 2", col=0, image="face_2.png")
+    one = g.add("LoadImage", "Face photo 1", col=0, image=example("face"))
+    two = g.add("LoadImage", "Face photo 2", col=0, image=example("face_2"))
     batch = g.add("ImageBatch", col=1, level=one["pos"][1])
     g.link(one, 0, batch, "image1")
     g.link(two, 0, batch, "image2")
@@ -570,7 +577,7 @@ SWAP_KNOBS = (
 
 
 def face_swap(g):
-    swap_base(g, "Target photo", "target.png")
+    swap_base(g, "Target photo", example("target"))
     g.note("Face swap: the face of 'Face photo' into 'Target photo'. Face Crop cuts the target's face out "
            "(upright, scaled to 1024, with context), InstantID regenerates it inside the face mask "
            "(InpaintModelConditioning; works with any SDXL checkpoint, inpainting ones too), Face Stitch turns and "
@@ -580,7 +587,7 @@ def face_swap(g):
 
 
 def group_photo(g):
-    swap_base(g, "Target photo (group)", "group.png", selection="index_left_to_right", face_index=1,
+    swap_base(g, "Target photo (group)", example("two_people"), selection="index_left_to_right", face_index=1,
               detect_selection="all")
     g.note("Group photo, one face replaced: the person at 'face_index' counted LEFT TO RIGHT in 'Target photo "
            "(group)' (0 = leftmost; the Face Detect preview numbers the faces) gets the face of 'Face photo'; every "
@@ -633,14 +640,16 @@ def main():
     if cs.comfy_path() is None:
         sys.exit("set COMFYUI_PATH to a ComfyUI checkout")
     cs.bootstrap_comfy(argv=("--cpu",))
-    assert cs.load_custom_node(str(ROOT))
-    import nodes
-    pack, core = pack_identity(), comfy_version()
-    for name, build in WORKFLOWS.items():
-        g = Graph(nodes.NODE_CLASS_MAPPINGS, pack, core)
-        build(g)
-        (ROOT / "example_workflows" / f"{name}.json").write_text(json.dumps(g.json(), indent=1) + "\n")
-        print("wrote", name)
+    with tempfile.TemporaryDirectory() as scratch:
+        cs.set_io_dirs(scratch)  # the pack copies its example photos into the input folder: not into ComfyUI's
+        assert cs.load_custom_node(str(ROOT))
+        import nodes
+        pack, core = pack_identity(), comfy_version()
+        for name, build in WORKFLOWS.items():
+            g = Graph(nodes.NODE_CLASS_MAPPINGS, pack, core)
+            build(g)
+            (ROOT / "example_workflows" / f"{name}.json").write_text(json.dumps(g.json(), indent=1) + "\n")
+            print("wrote", name)
 
 
 if __name__ == "__main__":

@@ -406,8 +406,9 @@ def _real_examples():
     root = os.environ.get("INSTANTID_THIRD_PARTY")
     folder = Path(root or "") / "ComfyUI_InstantID" / "examples"
     if not root or not folder.is_dir():
-        pytest.skip("needs the third-party pack sources: INSTANTID_THIRD_PARTY is not set to a folder holding "
-                    "cubiq's ComfyUI_InstantID; the generated examples were not compared with the real files")
+        from third_party import CUBIQ_INSTANTID, skip_reason  # says which git clone provides them
+        pytest.skip(skip_reason(CUBIQ_INSTANTID) + "; without them the generated examples are not compared with "
+                    "cubiq's real example files")
     return folder
 
 

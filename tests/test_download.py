@@ -14,6 +14,7 @@ import pytest
 
 from hub_server import HubServer
 from instantid_testkit.tiny_catalog import REV_A, REV_B, Tiny, blob, chunk_size, record  # noqa: F401
+from instantid_testkit.comfy_env import HOW_TO_GET_COMFYUI
 from instantid_core.files.model_catalog import (ADAPTER, ALL_GROUPS, ANTELOPEV2, CATALOG, FOLDER_KINDS, GROUPS,
                                                 IDENTITYNET, SDXL, ModelFile, download_command, files_for,
                                                 frontend_model_entries)
@@ -299,7 +300,8 @@ def test_folders_from_folder_paths_follows_extra_model_paths(tmp_path):
 
     comfy = find_comfyui(ROOT)
     if comfy is None:
-        pytest.skip("ComfyUI not found (set COMFYUI_PATH): folder_paths + extra_model_paths.yaml not checked")
+        pytest.skip("ComfyUI not found: folder_paths + extra_model_paths.yaml not checked. To check them: "
+                    + HOW_TO_GET_COMFYUI)
     yaml = tmp_path / "extra_model_paths.yaml"
     yaml.write_text(textwrap.dedent(f"""
         mine:
@@ -372,7 +374,7 @@ def test_folder_kinds_are_known_to_comfyui_or_registered_by_the_pack():
     from runner.comfy_location import find_comfyui
     comfy = find_comfyui(ROOT)
     if comfy is None:
-        pytest.skip("ComfyUI not found (set COMFYUI_PATH): its own folder names not checked")
+        pytest.skip("ComfyUI not found: its own folder names not checked. To check them: " + HOW_TO_GET_COMFYUI)
     source = (Path(comfy) / "folder_paths.py").read_text()
     assert 'folder_names_and_paths["controlnet"]' in source and 'folder_names_and_paths["checkpoints"]' in source
 

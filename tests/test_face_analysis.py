@@ -275,7 +275,8 @@ def test_real_photo_does_not_crash(analyzer):
 
     path = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
     if not path.is_file():
-        pytest.skip("insightface sample photo not installed")
+        pytest.skip(f"insightface's sample photo {path.name} is not in its package (an insightface build without "
+                    "data/images): reinstall it with `pip install --force-reinstall --no-deps insightface`")
     rgb = cv2.imread(str(path))[:, :, ::-1]
     res = analyzer.analyze(rgb)
     assert res.image_size == (rgb.shape[1], rgb.shape[0])

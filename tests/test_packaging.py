@@ -29,6 +29,9 @@ def test_pyproject_follows_registry_rules():
     assert re.fullmatch(r"\d+\.\d+\.\d+", project["version"])
     assert (ROOT / project["license"]["file"]).is_file()
     assert project["description"] and project["urls"]["Repository"].startswith("https://")
+    # the URL keys the Registry reads (others, such as "Bug Tracker", it drops)
+    assert {"Homepage", "Documentation", "Repository", "Issues"} <= set(project["urls"])
+    assert comfy["requires-comfyui"] == ">=0.3.64"  # the oldest core the tests run against
     assert re.fullmatch(r"[a-z0-9][a-z0-9-]*", comfy["PublisherId"])
     assert comfy["DisplayName"]
     assert re.search(r"\.(svg|png|jpg|gif)$", comfy["Icon"])
@@ -39,6 +42,13 @@ def test_pyproject_follows_registry_rules():
         assert (ROOT / folder).is_dir()
     assert "dynamic" not in project  # the registry records no dependencies from a dynamic list
     assert sorted(d.lower() for d in project["dependencies"]) == sorted(requirement_lines())
+
+
+def test_readme_gives_the_registry_id_and_no_search_that_works_today():
+    name = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+    readme = (ROOT / "README.md").read_text()
+    assert f"comfy node install {name}" in readme and "once published" in readme
+    assert not re.search(r"ComfyUI-Manager\W+search", readme), "the pack is not in ComfyUI-Manager's list yet"
 
 
 def requirement_lines(path=ROOT / "requirements.txt"):

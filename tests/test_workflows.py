@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from instantid_core.files.example_inputs import example_names
 from instantid_testkit.comfy_env import ROOT, cli_base_dir, comfy_env, face_photo
 from instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries
 from runner.workflow_format import is_widget, ui_to_api, widget_value_map
@@ -274,7 +275,7 @@ def _overrides(env, path):
     sets = []
     if "second_controlnet" in path.stem:
         sets = [f"Second ControlNet (depth, canny, …).control_net_name={TINY['controlnet']}"]
-        shutil.copyfile(photos / "two.png", Path(__import__("folder_paths").get_input_directory()) / "depth.png")
+        shutil.copyfile(photos / "two.png", Path(__import__("folder_paths").get_input_directory()) / "instantid_example_depth.jpg")
     target = None
     if "face_swap" in path.stem or "group_photo" in path.stem:  # the photo whose face is replaced
         target = str(photos / ("two.png" if "group" in path.stem else "other.png"))
@@ -318,7 +319,9 @@ def test_cli_runs_a_workflow_end_to_end(env, tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert out.is_file() and f"saved {out}" in done.stdout
     leftovers = [p for d in ("output", "input") for p in (base / d).rglob("*") if p.is_file()]
-    assert leftovers == []  # the image was moved to --out, the staged photo removed
+    # the image was moved to --out, the staged photo removed; what stays is the pack's example photos, which it
+    # puts into every ComfyUI's input folder it starts in (instantid_core/files/example_inputs.py)
+    assert sorted(p.name for p in leftovers) == example_names()
     assert "FutureWarning" not in done.stderr
     # a face swap: the identity from --face, the photo whose face is replaced from --target
     swapped = tmp_path / "swapped.png"

@@ -13,8 +13,9 @@ import traceback
 from pathlib import Path
 
 FACE_FILE = "face.png"
-# the other photos the shipped workflows name; browser tests and the thumbnail script stage the face photo under them
-WORKFLOW_IMAGES = ("face_b.png", "face_2.png", "pose.png", "pose_two.png", "depth.png", "target.png", "group.png")
+# the photos the shipped workflows name (example_inputs/); browser tests and the thumbnail script stage the tiny
+# models' face photo under these names, over the copies the pack puts into the server's input folder
+WORKFLOW_IMAGES = tuple(sorted(p.name for p in (Path(__file__).resolve().parents[2] / "example_inputs").glob("*.jpg")))
 CHECKPOINT = "tiny_sdxl.safetensors"
 CONTROLNET = "tiny_identitynet.safetensors"
 ADAPTER = "ip-adapter.safetensors"

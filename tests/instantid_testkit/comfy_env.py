@@ -15,9 +15,12 @@ from . import fixtures_onnx
 from .adapter_fixtures import adapter_state, save_safetensors
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (the pack)
-SKIP_REASON = ("ComfyUI not found. To run the ComfyUI tests: fetch ComfyUI (github:Comfy-Org/ComfyUI), then "
-               "`COMFYUI_PATH=/path/to/ComfyUI bash scripts/test.sh`, or run the tests with the pack inside "
-               "ComfyUI/custom_nodes/")
+# What a contributor does to enable them: clone ComfyUI at a tested tag and point COMFYUI_PATH at it
+HOW_TO_GET_COMFYUI = ("git clone --branch v0.33.0 https://github.com/comfyanonymous/ComfyUI (the tested tag; "
+                      "v0.3.64 is the oldest supported), then `COMFYUI_PATH=/path/to/ComfyUI bash scripts/test.sh` "
+                      "(it installs ComfyUI's requirements), or run the tests with the pack inside "
+                      "ComfyUI/custom_nodes/")
+SKIP_REASON = "ComfyUI not found. To run the ComfyUI tests: " + HOW_TO_GET_COMFYUI
 # tiny resampler, but the real token shape: 16 tokens x 2048 (the ControlNet's context width)
 TINY_PROJ = dict(dim=64, depth=2, heads=1, num_queries=16, embedding_dim=512, output_dim=2048, ff_mult=4)
 FACES = [(96, 160, 128, 2), (400, 192, 64, 3)]  # (x, y, side, seed) in a 640x640 photo
