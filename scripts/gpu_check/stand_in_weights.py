@@ -5,7 +5,7 @@ one, only applies to models a ComfyUI loader built).
 full: the SDXL UNet (ComfyUI's SDXL classes and config, 2.6 G parameters, fp16 file as SDXL checkpoints ship),
       an SDXL ControlNet with IdentityNet's tensors (cross-attention 2048, text_time embedding; ComfyUI's key
       names, which its loader maps diffusers files to anyway), and the 1.7 GB adapter layout (70 layers, fp32).
-tiny: the test suite's tiny SDXL family (tests/instantid_testkit), for the CPU dry mode.
+tiny: the same files and code with the test suite's tiny SDXL config (tests/instantid_testkit), for the CPU dry mode.
 """
 from __future__ import annotations
 
@@ -36,10 +36,9 @@ def sdxl_unet_config(tiny: bool) -> dict:
 
 @torch.no_grad()
 def fill_random_(module: torch.nn.Module, seed: int, device: torch.device) -> torch.nn.Module:
-    """ComfyUI's layers skip init: fill them. On the CPU the test suite's init_weights_ (N(0, 0.02), norms 1/0);
-    on a GPU the same rule with the numbers drawn there (seconds instead of minutes for 2.6 G parameters)."""
-    if device.type == "cpu":
-        return testkit("comfy_support").init_weights_(module, seed=seed)
+    """ComfyUI's layers skip init: fill them, with the test suite's rule (N(0, 0.02), norms 1/0) but the numbers
+    drawn on ``device`` (seconds on a GPU instead of minutes on a CPU for 2.6 G parameters). The dry mode runs this
+    same code with the CPU as the device."""
     norms = (torch.nn.LayerNorm, torch.nn.GroupNorm)
     gen = torch.Generator(device=device).manual_seed(seed)
     for sub in module.modules():
@@ -71,13 +70,10 @@ def write_unet(path: Path, tiny: bool, device: torch.device) -> int:
 
 
 def write_controlnet(path: Path, tiny: bool, device: torch.device) -> int:
-    if tiny:  # diffusers key names, exactly like the tests' IdentityNet stand-in
-        testkit("comfy_support").write_tiny_controlnet(str(path))
-        return -1
     import comfy.cldm.cldm
     import comfy.model_detection
     import comfy.ops
-    cfg = comfy.model_detection.convert_config(sdxl_unet_config(tiny=False))
+    cfg = comfy.model_detection.convert_config(sdxl_unet_config(tiny))
     cfg.pop("out_channels")
     cfg.update(hint_channels=3, dtype=torch.float16, device="cpu", operations=comfy.ops.disable_weight_init)
     net = fill_random_(comfy.cldm.cldm.ControlNet(**cfg), seed=3, device=device)
@@ -100,7 +96,12 @@ def write_adapter(path: Path, tiny: bool) -> int:
 
 def write_all(work: Path, tiny: bool) -> dict:
     """Write the three files; returns their parameter counts and sizes for the JSON."""
+    import importlib.util
     import comfy.model_management as mm
+    memory = importlib.util.find_spec("comfy.memory_management")  # absent before dynamic VRAM (0.3.x)
+    if memory is not None and importlib.import_module("comfy.memory_management").aimdo_enabled:
+        # ComfyUI's layers are then created without weights (they wait for a state dict): nothing to fill or save
+        raise RuntimeError("build the stand-in weights with dynamic VRAM off (--disable-dynamic-vram); check.py does")
     if tiny:
         testkit("comfy_support").register_tiny_sdxl()
     device = mm.get_torch_device()
