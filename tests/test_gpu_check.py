@@ -131,3 +131,24 @@ def test_without_a_gpu_the_full_check_refuses_and_names_the_dry_mode(tmp_path):
     assert proc.returncode == 2
     assert "No CUDA GPU" in proc.stderr and "run.sh --cpu" in proc.stderr
     assert not (tmp_path / rows.FILE_NAME).exists()
+
+
+def test_full_size_stand_ins_are_sdxl_to_comfyui():
+    """The GPU run's stand-ins (not built in the dry mode: 8 GB) have the real layouts: ComfyUI's own detection takes
+    the UNet for SDXL with its 2.57 G parameters, and the ControlNet for an SDXL one with IdentityNet's
+    cross-attention width (2048) and RGB hint. Built on the meta device: shapes only."""
+    comfy = cs.comfy_path()
+    if comfy is None:
+        from instantid_testkit.comfy_env import SKIP_REASON
+        pytest.skip(SKIP_REASON)
+    proc = subprocess.run([sys.executable, str(KIT / "layout_check.py"), "--comfyui", comfy], capture_output=True,
+                          text=True, timeout=300, cwd=str(KIT), env=dict(os.environ, OMP_NUM_THREADS="1"))
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("LAYOUT ")), None)
+    assert proc.returncode == 0 and line, proc.stdout[-3000:] + proc.stderr[-3000:]
+    got = json.loads(line[len("LAYOUT "):])
+    assert got["unet"]["detected_as"] == "SDXL"
+    assert 2.55e9 < got["unet"]["parameters"] < 2.58e9, got
+    control = got["controlnet"]
+    assert control["detected_as"] == "SDXL" and control["context_dim"] == 2048, control
+    assert control["adm_in_channels"] == 2816 and control["hint_channels"] == 3, control
+    assert 1.2e9 < control["parameters"] < 1.3e9, control
