@@ -152,3 +152,11 @@ def test_full_size_stand_ins_are_sdxl_to_comfyui():
     assert control["detected_as"] == "SDXL" and control["context_dim"] == 2048, control
     assert control["adm_in_channels"] == 2816 and control["hint_channels"] == 3, control
     assert 1.2e9 < control["parameters"] < 1.3e9, control
+
+
+def test_an_unknown_setup_name_is_refused_with_the_names_there_are(tmp_path):
+    proc = subprocess.run([sys.executable, str(KIT / "check.py"), "--cpu", "--out", str(tmp_path), "--comfyui",
+                           str(tmp_path), "--setups", "cpu,lowvrm"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "no setup lowvrm" in proc.stderr and "lowvram" in proc.stderr.split("the setups:")[1]
+    assert not (tmp_path / rows.FILE_NAME).exists()

@@ -1,7 +1,7 @@
 """The GPU check: build stand-in weights, run every ComfyUI setup in its own process (setup_child.py), collect their
 rows into one JSON file (rows.py says its shape) and print a summary. run.sh calls this; docs/gpu.md explains it.
 
-    python scripts/gpu_check/check.py --out DIR [--cpu] [--budget-s 480] [--work DIR] [--comfyui DIR]
+    python scripts/gpu_check/check.py --out DIR [--cpu] [--budget-s 480] [--work DIR] [--comfyui DIR] [--setups A,B]
 
 --cpu is the dry mode: the same scripts with the test suite's tiny models on the CPU; rows that need a GPU say
 "not run: needs a GPU".
@@ -46,6 +46,13 @@ def unknown_flags(comfyui: str, flags) -> list:
     """Flags this ComfyUI's argument parser does not define (e.g. dynamic VRAM's on 0.3.x)."""
     text = (Path(comfyui) / "comfy" / "cli_args.py").read_text(encoding="utf-8")
     return [f for f in flags if f'"{f}"' not in text]
+
+
+def comfyui_version(comfyui: str):
+    """The version the tree says it is (what a setup's header reports too, once one has run)."""
+    path = Path(comfyui) / "comfyui_version.py"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    return text.split("__version__ = ")[1].split('"')[1] if "__version__ = " in text else None
 
 
 def run_child(args, timeout: float, log) -> tuple:
@@ -93,6 +100,8 @@ def main(argv=None) -> int:
     parser.add_argument("--budget-s", type=float, default=float(os.environ.get("GPU_CHECK_BUDGET_S", 480)))
     parser.add_argument("--work", default=os.environ.get("GPU_CHECK_WORK"), help="scratch folder for the weights")
     parser.add_argument("--comfyui", default=os.environ.get("COMFYUI_PATH"))
+    parser.add_argument("--setups", default=os.environ.get("GPU_CHECK_SETUPS", ""),
+                        help="comma-separated setup names to run (default: all); e.g. a rerun of what failed")
     ns = parser.parse_args(argv)
     if not ns.out or not ns.comfyui:
         parser.error("--out (or GPU_CHECK_OUT) and --comfyui (or COMFYUI_PATH) are required")
@@ -109,8 +118,12 @@ def main(argv=None) -> int:
     log_path = out / "gpu_check.log"
     tiny = ["--tiny"] if ns.cpu else []
     setups = rows.CPU_SETUPS + rows.GPU_SETUPS if ns.cpu else rows.GPU_SETUPS
-    runnable = [s for s in setups if (s in rows.CPU_SETUPS) == ns.cpu]
-    doc = {"schema": rows.SCHEMA, "mode": "cpu-dry" if ns.cpu else "gpu", "comfyui": None,
+    chosen = [n for n in ns.setups.split(",") if n]
+    unknown_names = sorted(set(chosen) - {s["name"] for s in setups})
+    if unknown_names:
+        parser.error(f"no setup {', '.join(unknown_names)}; the setups: {', '.join(s['name'] for s in setups)}")
+    runnable = [s for s in setups if (s in rows.CPU_SETUPS) == ns.cpu and (not chosen or s["name"] in chosen)]
+    doc = {"schema": rows.SCHEMA, "mode": "cpu-dry" if ns.cpu else "gpu", "comfyui": comfyui_version(ns.comfyui),
            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": {"python": platform.python_version(), "pack_commit": pack_commit()},
            "budget_s": ns.budget_s, "setups": [], "seed_setup": [], "precision": [],
@@ -128,8 +141,10 @@ def main(argv=None) -> int:
             entry = {"name": setup["name"], "flags": setup["flags"]}
             doc["setups"].append(entry)
             unknown = unknown_flags(ns.comfyui, setup["flags"])
-            if setup not in runnable:
+            if (setup in rows.CPU_SETUPS) != ns.cpu:
                 entry["status"] = rows.NEEDS_GPU
+            elif setup not in runnable:
+                entry["status"] = f"not run: not chosen (--setups {ns.setups})"
             elif unknown:
                 entry["status"] = f"not run: this ComfyUI has no {' '.join(unknown)}"
             elif built is None:

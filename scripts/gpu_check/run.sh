@@ -13,6 +13,7 @@
 #   GPU_CHECK_CORES      the bundle's ComfyUI versions, in order (default "0.33.0 0.3.64"); each one after the
 #                        first runs only while GPU_CHECK_NEXT_MIN_S seconds of the budget are left (default 150)
 #   GPU_CHECK_BUDGET_S   seconds for all the checks together (default 450: fits a 10-minute slot with start-up)
+#   GPU_CHECK_SETUPS     comma-separated setups to run (default: all; names in rows.py), e.g. to rerun what failed
 #   GPU_CHECK_INSTALL    "all": install every bundled wheel, also those this Python has (proves the bundle alone
 #                        suffices; the CPU dry run of the bundle does this)
 #   GPU_CHECK_WORK       scratch folder (default: a new temporary one, deleted at the end: the full-size stand-in
