@@ -27,8 +27,8 @@ REQUIRED_IDENTITIES = 2
 
 
 def identity_input(number: int):
-    need = "" if number < REQUIRED_IDENTITIES else "Optional: "
-    return (IDENTITY, {"tooltip": f"{need}identity {number} (from 'InstantID Image Projection' or a loaded identity). "
+    need = "Identity" if number < REQUIRED_IDENTITIES else "Optional: identity"
+    return (IDENTITY, {"tooltip": f"{need} {number} (from 'InstantID Image Projection' or a loaded identity). "
                                   f"Its number is what the 'order' string and the report call it."})
 
 
@@ -99,6 +99,10 @@ def apply_multi_person(model, positive, negative, control_net, faces: FacesResul
             raise type(exc)(str(exc), f"identity_{n}") from exc
     height, width = (int(s) * 8 for s in latent["samples"].shape[-2:])
     layout, layout_size = layout_of(faces)
+    if len(identities) > len(layout):
+        raise InputValueError(f"{len(identities)} identities are connected but the layout has {len(layout)} face(s): "
+                              f"disconnect identity_{len(layout)} and later ones, or detect a layout photo with a "
+                              "face for every identity", f"identity_{len(layout)}")
     embeddings = [None if i.embeddings is None else i.embeddings.detach().cpu().numpy() for i in identities]
     if assignment != "by likeness":
         embeddings = None

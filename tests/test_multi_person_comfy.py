@@ -58,7 +58,7 @@ def prompt(identities=3, assignment="by likeness", order="", seed=1, person0="pe
         "save": {"class_type": "PreviewImage", "inputs": {"images": ["dec", 0]}},
     }
     for n in range(identities):
-        image = person0 if n == 0 else f"person{n}.png"
+        image = person0 if n == 0 else f"person{n % len(SEEDS)}.png"
         p[f"img{n}"] = {"class_type": "LoadImage", "inputs": {"image": image}}
         p[f"det{n}"] = {"class_type": "InstantIDPrecision_FaceDetect", "inputs": {
             "face_analysis": ["fa", 0], "image": [f"img{n}", 0], "selection": "largest", "face_index": 0,
@@ -106,6 +106,26 @@ def test_order_string_and_its_errors(env):
     assert "identity 0 has no face" in report
     bad = cs.run_prompt(prompt(identities=2, assignment="order", order="0,3"), raise_on_error=False)
     assert "InstantID Multi-Person: check the 'order' input — entry 1 of the order is identity 3" in str(bad.error)
+
+
+def test_bad_inputs_name_the_input_to_fix(env):
+    """More identities than faces, a gap in the identity inputs, an empty order: each stops the node with a
+    message naming the input to change (the pack's own error, not a crash), and nothing is sampled."""
+    gap = prompt(identities=4, assignment="left to right")
+    del gap["multi"]["inputs"]["identity_2"]
+    cases = (
+        (prompt(identities=4), "identity_3", "4 identities are connected but the layout has 3 face(s)"),
+        (gap, "identity_2", "identity_2 is empty but a later identity is connected"),
+        (prompt(identities=2, assignment="order", order=" "), "order",
+         "assignment is 'order' but the order is empty"),
+    )
+    for api_prompt, name, problem in cases:
+        result = cs.run_prompt(api_prompt, raise_on_error=False)
+        assert not result.success and result.error["node_id"] == "multi"
+        assert result.error["exception_type"].endswith("NodeInputError")
+        assert result.error["exception_message"].startswith(
+            f"InstantID Multi-Person: check the '{name}' input — {problem}")
+        assert "ks" not in result.executed
 
 
 def test_attention_term_is_zero_outside_its_region_on_every_layer(env, monkeypatch):
