@@ -99,10 +99,13 @@ def apply_multi_person(model, positive, negative, control_net, faces: FacesResul
             raise type(exc)(str(exc), f"identity_{n}") from exc
     height, width = (int(s) * 8 for s in latent["samples"].shape[-2:])
     layout, layout_size = layout_of(faces)
-    if len(identities) > len(layout):
+    if len(identities) > len(layout) and assignment != "order":
+        # the node would have to choose whom to leave out; with an order string the user has chosen (the report
+        # then warns about each identity the order leaves out)
         raise InputValueError(f"{len(identities)} identities are connected but the layout has {len(layout)} face(s): "
-                              f"disconnect identity_{len(layout)} and later ones, or detect a layout photo with a "
-                              "face for every identity", f"identity_{len(layout)}")
+                              f"disconnect identity_{len(layout)} and later ones, detect a layout photo with a "
+                              "face for every identity, or choose who appears with assignment 'order'",
+                              f"identity_{len(layout)}")
     embeddings = [None if i.embeddings is None else i.embeddings.detach().cpu().numpy() for i in identities]
     if assignment != "by likeness":
         embeddings = None

@@ -104,6 +104,10 @@ def test_order_string_and_its_errors(env):
     report = result.output("multi", 3)
     assert "face 0: no identity" in report and "face 1: identity 1" in report and "face 2: no identity" in report
     assert "identity 0 has no face" in report
+    # an order may leave identities out even when there are more than faces: the user chose who appears
+    chosen = cs.run_prompt(prompt(identities=4, assignment="order", order="3,-,1")).output("multi", 3)
+    assert "face 0: identity 3" in chosen and "face 1: no identity" in chosen and "face 2: identity 1" in chosen
+    assert "identity 0 has no face" in chosen and "identity 2 has no face" in chosen
     bad = cs.run_prompt(prompt(identities=2, assignment="order", order="0,3"), raise_on_error=False)
     assert "InstantID Multi-Person: check the 'order' input — entry 1 of the order is identity 3" in str(bad.error)
 
@@ -119,7 +123,7 @@ def test_bad_inputs_name_the_input_to_fix(env):
         (prompt(identities=2, assignment="order", order=" "), "order",
          "assignment is 'order' but the order is empty"),
     )
-    for api_prompt, name, problem in cases:
+    for api_prompt, name, problem in cases:  # by likeness (the default here) and left to right alike
         result = cs.run_prompt(api_prompt, raise_on_error=False)
         assert not result.success and result.error["node_id"] == "multi"
         assert result.error["exception_type"].endswith("NodeInputError")
