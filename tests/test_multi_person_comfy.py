@@ -133,33 +133,39 @@ def test_bad_inputs_name_the_input_to_fix(env):
 
 
 def test_attention_term_is_zero_outside_its_region_on_every_layer(env, monkeypatch):
-    """Identity 0 on face 0 only: on every attn2 layer of a real sampling step, its term is exactly zero wherever
-    face 0's region (as that layer sees it) is zero, face 1's region included, and not zero inside."""
+    """Identities 0 and 1 on faces 0 and 1 (face 2 none): on every attn2 layer of a real sampling step, each
+    identity's own term is exactly zero wherever its face's region (as that layer sees it) is zero -- the other
+    person's face region included -- and not zero inside it."""
     mod = env.pack("nodes.attention_patch")
     core = env.pack("instantid_core.compute.identity_attention")
     terms = []
     original = mod.IdentityAttentionPatch.with_identity
 
     def with_identity(self, out, q, extra_options):
-        result = original(self, out, q, extra_options)
+        result = original(self, out, q, extra_options)  # out already holds the patches chained before this one
         terms.append((self, (result - out).detach(), extra_options["original_shape"]))
         return result
 
     monkeypatch.setattr(mod.IdentityAttentionPatch, "with_identity", with_identity)
-    result = cs.run_prompt(prompt(identities=2, assignment="order", order="0"))
+    result = cs.run_prompt(prompt(identities=2, assignment="order", order="0,1"))
     regions = result.output("multi", 4)
+    projections = [result.output(f"proj{n}") for n in range(2)]
     layers = len(mod.installed_patches(result.output("multi", 0)))
-    assert len(terms) == layers  # one step, one patch per layer (faces 1 and 2 have no identity)
+    assert len(terms) == 2 * layers  # one step, one patch per person per layer
+    seen = set()
     for patch, term, shape in terms:
-        assert torch.equal(patch.mask, regions[0])
+        face = next(f for f in range(2) if torch.equal(patch.mask, regions[f]))
+        assert patch.identity is projections[face]
+        seen.add(face)
         grid = core.token_grid(term.shape[1], shape[2:])
-        own = core.resize_mask(regions[0], grid, term.shape[0])[..., 0]  # [B, tokens]
-        other = core.resize_mask(regions[1], grid, term.shape[0])[..., 0]
+        own = core.resize_mask(regions[face], grid, term.shape[0])[..., 0]  # [B, tokens]
+        other = core.resize_mask(regions[1 - face], grid, term.shape[0])[..., 0]
         outside = own == 0
-        assert (other[outside.logical_not()] == 0).all()  # face 1's region is all outside face 0's on this grid
+        assert (other[outside.logical_not()] == 0).all()  # the other face's region lies outside this one's
         assert outside[0].any() and (other > 0).any()
         assert torch.count_nonzero(term[outside]) == 0
         assert torch.count_nonzero(term[own > 0]) > 0
+    assert seen == {0, 1}
 
 
 def test_identitynet_residuals_in_another_faces_region_ignore_this_identity(env, monkeypatch):
