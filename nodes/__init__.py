@@ -13,6 +13,7 @@ from .identity_file_nodes import InstantIDLoadIdentity, InstantIDSaveIdentity
 from .likeness_node import InstantIDIdentityScore
 from .model_nodes import InstantIDModelLoader, InstantIDPrecisionManager
 from .node_replacements import register_replacements
+from .multi_person_node import InstantIDMultiPerson
 from .projection_node import InstantIDImageProjection
 
 register_model_folders()
@@ -23,6 +24,6 @@ NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoint
          InstantIDModelLoader,
          InstantIDPrecisionManager, InstantIDImageProjection, InstantIDApplyAttention, InstantIDApplyIdentityNet,
          InstantIDApply, InstantIDApplySimple, InstantIDModelDoctor, InstantIDFaceCrop, InstantIDFaceStitch,
-         InstantIDIdentityScore, InstantIDSaveIdentity, InstantIDLoadIdentity)
+         InstantIDIdentityScore, InstantIDSaveIdentity, InstantIDLoadIdentity, InstantIDMultiPerson)
 NODE_CLASS_MAPPINGS = {cls.NODE_ID: cls for cls in NODES}
 NODE_DISPLAY_NAME_MAPPINGS = {cls.NODE_ID: cls.DISPLAY_NAME for cls in NODES}

@@ -1,6 +1,6 @@
 """Regenerate example_workflows/*.json (UI format) from the real node definitions of a ComfyUI + this pack.
 
-    COMFYUI_PATH=/path/to/ComfyUI python scripts/build_workflows.py
+    COMFYUI_PATH=/path/to/ComfyUI python scripts/build_workflows.py [workflow name ...]
 
 Inputs, outputs and the order of widget values come from each node class, so the files cannot drift
 from the nodes; the graph of each workflow is described below. Every node also carries what the ComfyUI
@@ -66,6 +66,7 @@ GROWN = {
     "InstantIDPrecision_FaceDetect": [400, 480], "InstantIDPrecision_PrecisionOffload": [600, 280],
     "InstantIDPrecision_ImageProjection": [600, 340], "SaveImage": [400, 300], "PreviewImage": [400, 300],
     "InstantIDPrecision_IdentityScore": [360, 360],  # its score table (web/identity_score.js), 4 rows
+    "InstantIDPrecision_MultiPerson": [600, 560],  # its report: a line per face and the warnings
 }
 BYPASSED = 4  # LiteGraph's node mode "bypass": the node is skipped and its inputs pass through
 GAP_X, GAP_Y = 60, 40
@@ -394,6 +395,31 @@ def two_people(g):
            " Here it scores each person (A, B) on the face most like them.\n\n" + models_note())
 
 
+def three_people(g):
+    ckpt, pos, neg, fa, iid, cn, lat = base(g)
+    dets = [face(g, fa, f"Face photo {who}", image=image)[1]
+            for who, image in (("A", "face.png"), ("B", "face_b.png"), ("C", "face_2.png"))]
+    _, layout = face(g, fa, "Pose photo (three people)", selection="all", image="group.png")
+    projs = [project(g, iid, det) for det in dets]
+    multi = g.add("InstantIDPrecision_MultiPerson", col=3, assignment="order", order="0,1,2")
+    g.link(ckpt, 0, multi, "model")
+    g.link(pos, 0, multi, "positive")
+    g.link(neg, 0, multi, "negative")
+    g.link(cn, 0, multi, "control_net")
+    g.link(layout, 0, multi, "faces")
+    g.link(lat, 0, multi, "latent")
+    for n, proj in enumerate(projs):
+        g.link(proj, 0, multi, f"identity_{n}")
+    ks = finish(g, ckpt, (multi, 0), (multi, 1), (multi, 2), lat, col=4)
+    score(g, fa, (ks["_decoded"], 0), col=6, face="best match", identity=projs[0], identity_2=projs[1])
+    g.note("Three people from a group pose photo, without masks: 'Pose photo (three people)' places and poses them "
+           "(its faces, left to right), Multi-Person gives face 0 identity A, face 1 B, face 2 C (the order "
+           "'0,1,2'; 'by likeness' matches them by face when the pose photo shows the same people). Each identity "
+           "and its own IdentityNet act only inside its face's region; the node's report lists the regions and "
+           "any warning. Up to six identities: connect identity_3 and on, in order.\n\n" + SCORE_NOTE +
+           " Here it scores people A and B on the face most like each.\n\n" + models_note())
+
+
 def split_with_second_controlnet(g):
     ckpt, pos, neg, fa, iid, cn, lat = base(g)
     _, det = face(g, fa)
@@ -628,7 +654,7 @@ def face_detailer(g):
 
 WORKFLOWS = {"instantid_basic_portrait": basic_portrait, "instantid_pose_from_photo": pose_from_photo,
              "instantid_pose_by_hand": pose_by_hand,
-             "instantid_two_people_masks": two_people,
+             "instantid_two_people_masks": two_people, "instantid_three_people": three_people,
              "instantid_split_second_controlnet": split_with_second_controlnet,
              "instantid_multi_reference": multi_reference, "instantid_cpu_low_vram": cpu_low_vram,
              "instantid_face_swap": face_swap, "instantid_group_photo_one_face": group_photo,
@@ -645,7 +671,10 @@ def main():
         assert cs.load_custom_node(str(ROOT))
         import nodes
         pack, core = pack_identity(), comfy_version()
+        only = set(sys.argv[1:])  # workflow names: write only these (the others stay as they are)
         for name, build in WORKFLOWS.items():
+            if only and name not in only:
+                continue
             g = Graph(nodes.NODE_CLASS_MAPPINGS, pack, core)
             build(g)
             (ROOT / "example_workflows" / f"{name}.json").write_text(json.dumps(g.json(), indent=1) + "\n")

@@ -2,7 +2,7 @@
 real ComfyUI frontend (headless Chromium, a throw-away ComfyUI server with the test suite's tiny models and its
 synthetic face photo in every LoadImage) and photographed as the canvas shows it.
 
-    COMFYUI_PATH=/path/to/ComfyUI python scripts/make_thumbnails.py [--front-end-root DIR]
+    COMFYUI_PATH=/path/to/ComfyUI python scripts/make_thumbnails.py [--front-end-root DIR] [workflow name ...]
 
 The frontends (1.27.10 and 1.58.1) ask for a custom node pack's template thumbnail at
 /api/workflow_templates/<pack folder>/<workflow name>.jpg, and ComfyUI serves example_workflows/ there, so the
@@ -69,6 +69,7 @@ def save_small_jpeg(png: Path, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--front-end-root", help="serve this ComfyUI frontend build instead of the installed one")
+    parser.add_argument("names", nargs="*", help="workflow names to photograph (default: all)")
     args = parser.parse_args()
     if COMFY is None or CHROMIUM is None:
         sys.exit("needs COMFYUI_PATH (a ComfyUI checkout) and Chromium (or CHROMIUM=/path/to/chrome)")
@@ -87,6 +88,8 @@ def main() -> None:
         page.js("window.comfyAPI.app.app.extensionManager.setting.set('LiteGraph.Canvas.MinFontSizeForLOD', 0)")
         page.js("(window.comfyAPI.app.app.extensionManager.focusMode = true)")  # no menus over the canvas
         for path in sorted(WORKFLOWS.glob("*.json")):
+            if args.names and path.stem not in args.names:
+                continue
             photograph(page, json.loads(path.read_text()), path.with_suffix(".jpg"))
         page.close()
     finally:

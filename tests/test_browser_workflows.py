@@ -45,7 +45,9 @@ TINY_RUN = {"CheckpointLoaderSimple": {"ckpt_name": CHECKPOINT}, "ControlNetLoad
             "InstantIDPrecision_FaceKeypoints": {"width": 64, "height": 64},
             "InstantIDPrecision_FaceCrop": {"long_side": 64},
             "InstantIDPrecision_ManualKeypoints": {"width": 64, "height": 64},
-            "KSampler": {"steps": 1}}
+            "KSampler": {"steps": 1},
+            # the face photo has two faces: the three-people workflow's third identity stays out (a report warning)
+            "InstantIDPrecision_MultiPerson": {"order": "0,1"}}
 # nodes whose text box the workflow sizes on purpose (larger than the frontend's minimum)
 TEXT_NODES = ("CLIPTextEncode", "Note")
 

@@ -40,7 +40,7 @@ def test_pack_loads_through_comfyui_loader(env):
             "InstantIDPrecision_ApplyAttention", "InstantIDPrecision_ApplyIdentityNet", "InstantIDPrecision_Apply",
             "InstantIDPrecision_ApplyAllInOne", "InstantIDPrecision_ModelDoctor", "InstantIDPrecision_ManualKeypoints",
             "InstantIDPrecision_FaceCrop", "InstantIDPrecision_FaceStitch", "InstantIDPrecision_IdentityScore",
-            "InstantIDPrecision_SaveIdentity", "InstantIDPrecision_LoadIdentity"}
+            "InstantIDPrecision_SaveIdentity", "InstantIDPrecision_LoadIdentity", "InstantIDPrecision_MultiPerson"}
     assert ours <= set(nodes.NODE_CLASS_MAPPINGS)
     print(f"pack import time {env.import_seconds:.3f} s")
 

@@ -29,7 +29,7 @@ def test_there_are_workflows_for_each_use_case():
     assert {"instantid_basic_portrait", "instantid_pose_from_photo", "instantid_pose_by_hand",
             "instantid_two_people_masks", "instantid_split_second_controlnet", "instantid_multi_reference",
             "instantid_cpu_low_vram", "instantid_face_swap", "instantid_group_photo_one_face",
-            "instantid_face_detailer", "instantid_best_of_four"} <= names
+            "instantid_face_detailer", "instantid_best_of_four", "instantid_three_people"} <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -223,7 +223,8 @@ def env(tmp_path_factory):
     from PIL import Image
     photos = tmp_path_factory.mktemp("photos")
     for name, faces in (("me.png", [(96, 160, 128, 2)]), ("other.png", [(300, 200, 128, 4)]),
-                        ("two.png", [(96, 160, 128, 2), (400, 192, 128, 3)])):
+                        ("two.png", [(96, 160, 128, 2), (400, 192, 128, 3)]),
+                        ("three.png", [(32, 160, 128, 2), (256, 160, 128, 4), (448, 160, 128, 3)])):
         Image.fromarray(face_photo(faces)).save(photos / name)
     env.photos = photos
     return env
@@ -270,8 +271,11 @@ def test_every_node_exists_and_widget_values_fit(env, path):
 def _overrides(env, path):
     photos = env.photos
     faces = {"instantid_two_people_masks": [photos / "me.png", photos / "other.png"],
-             "instantid_multi_reference": [photos / "me.png", photos / "other.png"]}.get(path.stem, [photos / "me.png"])
-    pose = photos / ("two.png" if "two_people" in path.stem else "other.png")
+             "instantid_multi_reference": [photos / "me.png", photos / "other.png"],
+             "instantid_three_people": [photos / "me.png", photos / "other.png", photos / "me.png"],
+             }.get(path.stem, [photos / "me.png"])
+    pose = photos / {"instantid_two_people_masks": "two.png", "instantid_three_people": "three.png"}.get(path.stem,
+                                                                                                      "other.png")
     sets = []
     if "second_controlnet" in path.stem:
         sets = [f"Second ControlNet (depth, canny, …).control_net_name={TINY['controlnet']}"]

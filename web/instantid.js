@@ -26,7 +26,8 @@ import { addCanvasWidget, addElementWidget, chain, fitNode, markChanged, nodeByI
   setWidgetValue, shownImage, upstreamNode, widgetOf } from "./frontend_adapter.js";
 
 const FACE_NODE = "InstantIDPrecision_FaceDetect";
-const REPORT_NODES = new Set(["InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection", "InstantIDPrecision_ModelDoctor"]);
+const REPORT_NODES = new Set(["InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection", "InstantIDPrecision_ModelDoctor",
+  "InstantIDPrecision_MultiPerson"]);
 const FACES_WIDGET = "instantid_faces";
 const REPORT_WIDGET = "instantid_report";
 const STATE_KEY = "instantid_ui";

@@ -20,4 +20,5 @@ FRONTEND_SIZES = {
     "InstantIDPrecision_FaceCrop": [320, 330], "InstantIDPrecision_FaceStitch": [320, 166],
     "InpaintModelConditioning": [300, 138], "InstantIDPrecision_ManualKeypoints": [340, 450],
     "PreviewImage": [400, 26], "InstantIDPrecision_IdentityScore": [320, 230],
+    "InstantIDPrecision_MultiPerson": [320, 446],
 }
