@@ -398,8 +398,8 @@ def two_people(g):
 def three_people(g):
     ckpt, pos, neg, fa, iid, cn, lat = base(g)
     dets = [face(g, fa, f"Face photo {who}", image=image)[1]
-            for who, image in (("A", "face.png"), ("B", "face_b.png"), ("C", "face_2.png"))]
-    _, layout = face(g, fa, "Pose photo (three people)", selection="all", image="group.png")
+            for who, image in (("A", example("face")), ("B", example("face_b")), ("C", example("face_2")))]
+    _, layout = face(g, fa, "Pose photo (three people)", selection="all", image=example("three_people"))
     projs = [project(g, iid, det) for det in dets]
     multi = g.add("InstantIDPrecision_MultiPerson", col=3, assignment="order", order="0,1,2")
     g.link(ckpt, 0, multi, "model")

@@ -25,6 +25,9 @@ def build(source: Path) -> dict:
     pair = Image.new("RGB", (768, 384))
     pair.paste(photo.resize((384, 384), Image.LANCZOS), (0, 0))
     pair.paste(mirrored.resize((384, 384), Image.LANCZOS), (384, 0))
+    trio = Image.new("RGB", (768, 256))
+    for n, tile in enumerate((photo, mirrored, photo)):
+        trio.paste(tile.resize((256, 256), Image.LANCZOS), (256 * n, 0))
     yy, xx = np.mgrid[0:512, 0:512] / 511.0
     depth = np.clip(255 * (1 - np.hypot(xx - 0.5, yy - 0.4) * 1.6), 0, 255).astype(np.uint8)
     return {
@@ -34,6 +37,7 @@ def build(source: Path) -> dict:
         "pose": mirrored.resize((384, 384), Image.LANCZOS),                     # the face turned the other way
         "target": photo,                                                         # a whole scene with one face
         "two_people": pair,                                                      # two faces side by side
+        "three_people": trio,                                                    # a group pose: three faces
         "depth": Image.fromarray(depth).convert("RGB"),                          # a drawn depth map (near = light)
     }
 
