@@ -9,7 +9,8 @@ TITLE_H = 30
 FRONTEND_SIZES = {
     "CheckpointLoaderSimple": [340, 98], "ControlNetLoader": [340, 58], "LoadImage": [340, 326],
     "InstantIDPrecision_FaceAnalysisLoader": [340, 82], "InstantIDPrecision_ModelLoader": [340, 58],
-    "CLIPTextEncode": [400, 180], "EmptyLatentImage": [320, 106], "ImageBatch": [200, 46],
+    "CLIPTextEncode": [400, 180], "EmptyLatentImage": [320, 106],
+    "ImageBatch": [250, 46],  # ComfyUI 0.33 titles it "Batch Images (DEPRECATED)", 235 px wide
     "InstantIDPrecision_FaceDetect": [320, 126], "InstantIDPrecision_PrecisionOffload": [320, 102],
     "InstantIDPrecision_ImageProjection": [320, 150], "InstantIDPrecision_FaceKeypoints": [320, 106],
     "InstantIDPrecision_Apply": [300, 290], "InstantIDPrecision_ApplyAttention": [300, 146],
