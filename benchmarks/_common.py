@@ -45,3 +45,15 @@ def comfy_or_skip(result_label: str):
         return None
     cs.bootstrap_comfy(argv=("--cpu",))
     return cs
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (Linux /proc; NaN elsewhere): the figure the RSS benchmarks track."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")

@@ -32,13 +32,6 @@ import _common  # the pack importable
 WARMUP = 5
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
 
 def slope(values):
     n = len(values)
@@ -222,7 +215,7 @@ def main():
                 totals[name][1] += clear
                 totals[name][2] += raw
             gc.collect()
-            rss.append(rss_mb())
+            rss.append(_common.rss_mb())
     print(f"{'surface':<10} {'cases/round':>11} {'tried':>6} {'clear':>6} {'raw':>4}")
     for name, (tried, clear, raw) in totals.items():
         print(f"{name:<10} {tried // opts.runs:>11} {tried:>6} {clear:>6} {raw:>4}")

@@ -20,13 +20,6 @@ import _common  # the pack and instantid_testkit importable; comfy_or_skip
 SIZE = dict(dim=640, depth=4, heads=10, num_queries=16, embedding_dim=512, output_dim=2048, ff_mult=4)
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
 
 def live_adapters(model_class) -> int:
     gc.collect()
@@ -66,7 +59,7 @@ def main():
                       else full_chain(seed=3, steps=1, adapter="big_b.safetensors"))
             runner.run(prompt)
             copies.append(live_adapters(model_class))
-            rss.append(rss_mb())
+            rss.append(_common.rss_mb())
             print(f"  run {i + 1:2d} ({'all-in-one, A' if i % 2 == 0 else 'separate, B  '}): adapter modules alive "
                   f"{copies[-1]}, RSS {rss[-1]:.0f} MB")
     half = len(rss) // 2
