@@ -330,8 +330,8 @@ class TestTemplateBrowser:
     def test_every_workflow_opens_with_node_text_drawn(self, empty, workflow):
         """On a 1600 x 1000 window, opened as the template browser opens it (the frontend fits the whole graph)
         and as a saved file (the frontend restores extra.ds): LiteGraph draws the node text (its zoom is at or
-        above the one where it switches to plain boxes, 8 px text by default), and the view shows the workflow's
-        note and its first nodes."""
+        above the one where it switches to plain boxes, 8 px text by default), the view shows the workflow's
+        note and its first nodes, and every Load Image shows its picture (none is missing on a fresh ComfyUI)."""
         data = json.loads(workflow.read_text())
         since = empty.mark()
         for source in ("template", None):
@@ -341,6 +341,9 @@ class TestTemplateBrowser:
             view = readable_view(empty)
             assert view["textDrawn"] and view["scale"] >= view["threshold"] > 0.5, (source, view)
             assert view["shown"] >= min(5, len(data["nodes"])) and view["noteShown"], (source, view)
+            # no missing input image: the pack put its example photos into this fresh ComfyUI's input folder
+            empty.page.wait_for("__iid.imagesReady(['LoadImage'])", timeout=20,
+                                what="every Load Image picture of the workflow (the pack's example photos)")
             empty.call("closeDialogs")
         assert not empty.problems(since), empty.problems(since)
 
