@@ -113,7 +113,7 @@ def test_machine_paths_are_found(text):
 
 @pytest.mark.parametrize("text", [
     "models/instantid/ip-adapter.bin", "/tmp/ComfyUI", "~/ComfyUI", "https://example.com/home/page/",
-    "custom_nodes/comfyui-instantid/work/", "/path/to/ComfyUI", "$HOME/ComfyUI",
+    "custom_nodes/comfyui-instantid/" "work/", "/path/to/ComfyUI", "$HOME/ComfyUI",
 ])
 def test_relative_and_placeholder_paths_pass(text):
     assert machine_paths(text.encode()) == []
