@@ -56,7 +56,8 @@ def _seeded_random_state():
 # they call reaches ComfyUI through the kit: the shared in-process ComfyUI (comfy_env), an in-process boot
 # (bootstrap_comfy), a ComfyUI found for a subprocess (comfy_path) or a ComfyUI server (ComfyServer). The browser
 # tests (tests/test_browser*.py) are marked `browser` as well. On the oldest supported core .ci/run selects
-# `-m "comfyui and not browser and not cross_core and not newest_core"`: a test that needs what only the newest
+# `-m "comfyui and (not browser or both_cores) and not cross_core and not newest_core"` (a browser test whose
+# outcome differs by core, such as Node Replacement's, is marked `both_cores` by hand): a test that needs what only the newest
 # core has (say, the Node Replacement API) is marked `newest_core` by hand instead of skipping there, since a full
 # run fails on any skip.
 import inspect  # noqa: E402

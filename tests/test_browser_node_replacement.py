@@ -25,7 +25,8 @@ from browser_support import ADAPTER, COMFY, FACE_FILE, ComfyServer, needs_browse
 from browser_support.frontends import CURRENT, Frontend, frontend_fixture
 from browser_support.session import BENIGN, Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 
-pytestmark = needs_browser
+# .ci/run runs this file on the oldest core too (marker both_cores): there the pack's panel must appear
+pytestmark = [needs_browser, pytest.mark.both_cores]
 
 PREFIX = "InstantIDPrecision_"
 # cubiq's node -> (ours, cubiq's widgets_values, cubiq's output type)
