@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..instantid_core.compute.input_checks import require_finite
+from ..instantid_core.input_checks import require_finite
 from ..instantid_core.compute.keypoints import keypoint_image
 from ..instantid_core.errors import InputValueError
 from ..instantid_core.faces.hand_posed import (CUSTOM, PRESETS, face_points, parse_points, points_json,

@@ -5,7 +5,7 @@ import folder_paths
 import comfy.model_management as mm
 
 from ..instantid_core.errors import AdapterFormatError
-from ..instantid_core.compute.instantid_model import load_instantid_model
+from ..instantid_core.files.adapter_file import load_instantid_model
 from ..instantid_core.compute.precision import HALF_TYPES, PrecisionMode, PrecisionPolicy
 from .folders import INSTANTID
 from .node_base import InstantIDNode

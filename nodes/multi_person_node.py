@@ -11,7 +11,7 @@ from typing import List, Optional
 import numpy as np
 import torch
 
-from ..instantid_core.compute.input_checks import check_batch, require_finite, require_range
+from ..instantid_core.input_checks import check_batch, require_finite, require_range
 from ..instantid_core.compute.keypoints import keypoint_image
 from ..instantid_core.errors import InputValueError
 from ..instantid_core.faces.assignment import ASSIGNMENT_MODES, MAX_IDENTITIES
