@@ -19,10 +19,10 @@ Pipeline stage → module:
   keypoint image for IdentityNet                                  compute.keypoints
   face crop (region, upright, scaled, padded) and its description faces.face_region
   feathered face mask of a crop; crop → back into the photo       faces.face_mask; faces.face_stitch
-  hand-posed keypoints (presets, editor JSON, rotate/scale/move)  faces.hand_posed
+  manual keypoints (presets, editor JSON, rotate/scale/move)      faces.manual_keypoints
   where and in which dtype each of the above computes             compute.precision
   node input values that cannot work                              input_checks, errors
-  "does it look like the person?": identity score (FaceSim)      faces.likeness
+  "does it look like the person?": the Identity Score (FaceSim)  faces.identity_score
   a person's faces saved / loaded without the photos             files.identity_file
   is everything installed? which file is which?                   files.doctor, files.model_kinds, files.model_catalog
   cubiq/ComfyUI_InstantID workflows → this pack's nodes           workflow_formats.cubiq_workflows (+ ui_graph,

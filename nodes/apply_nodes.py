@@ -186,7 +186,7 @@ class _IdentityMemo:
 _MEMO = _IdentityMemo()
 
 
-class InstantIDApplySimple(InstantIDNode):
+class InstantIDApplyAllInOne(InstantIDNode):
     NODE_ID = "ApplyAllInOne"
     DISPLAY_NAME = "Apply InstantID (all-in-one)"
     DESCRIPTION = ("All-in-one InstantID: face photo in, patched model and conditioning out. Built from the same "

@@ -45,7 +45,7 @@ class InstantIDModelLoader(InstantIDNode):
         return (InstantIDHandle(patcher=patcher, path=path),)
 
 
-class InstantIDPrecisionManager(InstantIDNode):
+class InstantIDPrecisionOffload(InstantIDNode):
     NODE_ID = "PrecisionOffload"
     DISPLAY_NAME = "InstantID Precision / Offload"
     DESCRIPTION = ("Chooses where and in which dtype InstantID's embedding math runs, and reports it. 'auto' "
