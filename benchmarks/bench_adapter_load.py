@@ -33,7 +33,7 @@ path = {path!r}
 """
 
 LAZY = PRELUDE + r"""
-from instantid_core.compute.instantid_model import load_instantid_model
+from instantid_core.files.adapter_file import load_instantid_model
 from instantid_core.compute.identity import compute_identity_kv, project_identity
 before = rss(); t0 = time.perf_counter()
 model = load_instantid_model(path)
@@ -59,7 +59,7 @@ print(time.perf_counter() - t0)
 """
 
 PEAK = PRELUDE + r"""
-from instantid_core.compute.instantid_model import load_instantid_model
+from instantid_core.files.adapter_file import load_instantid_model
 before = rss()
 model = load_instantid_model(path)
 total = sum(float(p.float().sum()) * 0 + p.numel() for p in model.parameters())  # touch every weight

@@ -57,7 +57,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from instantid_core.faces.face_analysis import FaceAnalyzer
-    from instantid_core.faces.likeness import references_from_faces, score_images
+    from instantid_core.faces.identity_score import references_from_faces, score_images
     from instantid_core.files.identity_file import load_identity, save_identity
 
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:

@@ -23,7 +23,7 @@ import torch
 
 import _common  # noqa: F401  (the pack and instantid_testkit importable)
 from _common import real_size_state
-from instantid_core.files.adapter_file import AdapterWeights
+from instantid_core.compute.instantid_model import AdapterWeights
 from instantid_core.compute.identity import compute_identity_kv, project_identity
 from instantid_core.compute.instantid_model import InstantIDModel
 from instantid_core.compute.resampler import ResamplerConfig

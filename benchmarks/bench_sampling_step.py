@@ -157,7 +157,7 @@ def real_identity(env):
     ns = sorted({int(k.split(".")[0]) for k in state["ip_adapter"]})
     layers = {n: (state["ip_adapter"][f"{n}.to_k_ip.weight"], state["ip_adapter"][f"{n}.to_v_ip.weight"]) for n in ns}
     cfg = resampler.ResamplerConfig.from_state_dict(state["image_proj"])
-    model = core_model.InstantIDModel.from_weights(core_file.AdapterWeights(state["image_proj"], layers, cfg, path=None))
+    model = core_model.InstantIDModel.from_weights(core_model.AdapterWeights(state["image_proj"], layers, cfg, path=None))
     del state, layers
     cpu = torch.device("cpu")
     tokens = core_ident.project_identity(model, torch.randn(1, 512) * 20, cpu, torch.float32)

@@ -24,6 +24,10 @@ class InputValueError(InstantIDError, ValueError):
     """A node input holds a value that cannot work (no face, out of range, wrong shape, not finite)."""
 
 
+ADAPTER_DOWNLOAD_HINT = ("Download ip-adapter.bin from the InstantX/InstantID release and put it in "
+                         "ComfyUI/models/instantid/.")  # the fix every AdapterFormatError about the file ends with
+
+
 class AdapterFormatError(InstantIDError, ValueError):
     """The InstantID adapter file (ip-adapter.bin / .safetensors) is missing, wrong or damaged."""
 

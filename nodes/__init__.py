@@ -1,7 +1,7 @@
 """ComfyUI adapters for instantid_core. Classic node classes (INPUT_TYPES / FUNCTION): they work on every
 ComfyUI release of the last year, including those that also offer the newer V3 schema. Each class states its
 id, display name and description once (nodes/node_base.py); the registry below only lists them."""
-from .apply_nodes import InstantIDApply, InstantIDApplyAttention, InstantIDApplyIdentityNet, InstantIDApplySimple
+from .apply_nodes import InstantIDApply, InstantIDApplyAttention, InstantIDApplyIdentityNet, InstantIDApplyAllInOne
 from .doctor_node import InstantIDModelDoctor
 from .example_inputs import install_example_inputs
 from .face_nodes import InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints
@@ -10,8 +10,8 @@ from .folders import register_model_folders
 from . import download_route, keypoint_presets_route, migration_route  # noqa: F401  (routes, when a server runs)
 from .manual_keypoints_node import InstantIDManualKeypoints
 from .identity_file_nodes import InstantIDLoadIdentity, InstantIDSaveIdentity
-from .likeness_node import InstantIDIdentityScore
-from .model_nodes import InstantIDModelLoader, InstantIDPrecisionManager
+from .identity_score_node import InstantIDIdentityScore
+from .model_nodes import InstantIDModelLoader, InstantIDPrecisionOffload
 from .node_replacements import register_replacements
 from .multi_person_node import InstantIDMultiPerson
 from .projection_node import InstantIDImageProjection
@@ -22,8 +22,8 @@ install_example_inputs()  # the photos the shipped workflows name, never over a 
 
 NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints, InstantIDManualKeypoints,
          InstantIDModelLoader,
-         InstantIDPrecisionManager, InstantIDImageProjection, InstantIDApplyAttention, InstantIDApplyIdentityNet,
-         InstantIDApply, InstantIDApplySimple, InstantIDModelDoctor, InstantIDFaceCrop, InstantIDFaceStitch,
+         InstantIDPrecisionOffload, InstantIDImageProjection, InstantIDApplyAttention, InstantIDApplyIdentityNet,
+         InstantIDApply, InstantIDApplyAllInOne, InstantIDModelDoctor, InstantIDFaceCrop, InstantIDFaceStitch,
          InstantIDIdentityScore, InstantIDSaveIdentity, InstantIDLoadIdentity, InstantIDMultiPerson)
 NODE_CLASS_MAPPINGS = {cls.NODE_ID: cls for cls in NODES}
 NODE_DISPLAY_NAME_MAPPINGS = {cls.NODE_ID: cls.DISPLAY_NAME for cls in NODES}

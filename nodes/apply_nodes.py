@@ -11,7 +11,7 @@ from typing import Optional
 import torch
 
 from ..instantid_core.errors import InputValueError
-from ..instantid_core.compute.input_checks import check_batch, checked_mask, require_finite, require_range
+from ..instantid_core.input_checks import check_batch, checked_mask, require_finite, require_range
 from .attention_patch import patch_identity_attention
 from .face_nodes import detect_faces, draw_faces
 from .identitynet import apply_identitynet
@@ -186,7 +186,7 @@ class _IdentityMemo:
 _MEMO = _IdentityMemo()
 
 
-class InstantIDApplySimple(InstantIDNode):
+class InstantIDApplyAllInOne(InstantIDNode):
     NODE_ID = "ApplyAllInOne"
     DISPLAY_NAME = "Apply InstantID (all-in-one)"
     DESCRIPTION = ("All-in-one InstantID: face photo in, patched model and conditioning out. Built from the same "

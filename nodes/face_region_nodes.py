@@ -8,7 +8,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 
-from ..instantid_core.compute.input_checks import checked_mask
+from ..instantid_core.input_checks import checked_mask
 from ..instantid_core.compute.keypoints import keypoint_image
 from ..instantid_core.errors import InputValueError, InstantIDError
 from ..instantid_core.faces.face_analysis import FACE_SELECTION_MODES, ImageFaces, select_face

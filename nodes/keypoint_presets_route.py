@@ -7,7 +7,7 @@ server is running; without one nothing happens."""
 from __future__ import annotations
 
 
-from ..instantid_core.faces.hand_posed import PRESET_CENTRE, PRESET_POSES, preset_shape
+from ..instantid_core.faces.manual_keypoints import PRESET_CENTRE, PRESET_POSES, preset_shape
 from .route_guard import Refused, check_origin, refusal_response
 from .server_routes import add_route
 

@@ -1,5 +1,5 @@
-"""InstantID Keypoints (manual): the IdentityNet keypoint image of a head pose set by hand (a preset, or five
-points dragged in the node's editor, web/keypoint_editor.js), with no pose photo.
+"""InstantID Keypoints (manual): the IdentityNet keypoint image of manual keypoints (a preset, or five
+points dragged in the keypoint editor, web/keypoint_editor.js), with no pose photo.
 
 Its output is an IMAGE drawn exactly like 'InstantID Face Keypoints' draws detected points, so it plugs into
 the Apply nodes' ``image_kps``; a FACES value would need an embedding, which a hand-made pose does not have."""
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..instantid_core.compute.input_checks import require_finite
+from ..instantid_core.input_checks import require_finite
 from ..instantid_core.compute.keypoints import keypoint_image
 from ..instantid_core.errors import InputValueError
-from ..instantid_core.faces.hand_posed import (CUSTOM, PRESETS, face_points, parse_points, points_json,
+from ..instantid_core.faces.manual_keypoints import (CUSTOM, PRESETS, face_points, parse_points, points_json,
                                                preset_points, transform_points)
 from .node_base import InstantIDNode
 from .values import FACES, FacesResult
@@ -47,7 +47,7 @@ def base_points(preset: str, points: str, width: int, height: int, faces=None):
 class InstantIDManualKeypoints(InstantIDNode):
     NODE_ID = "ManualKeypoints"
     DISPLAY_NAME = "InstantID Keypoints (manual)"
-    DESCRIPTION = ("Poses the face by hand: a preset head pose or five points dragged in the node's editor, "
+    DESCRIPTION = ("Manual keypoints: a preset head pose or five points dragged in the keypoint editor, "
                    "turned, scaled and moved as a whole. Outputs the keypoint image IdentityNet expects (for the "
                    "Apply nodes' image_kps), drawn like detected keypoints.")
 

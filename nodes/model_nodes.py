@@ -5,7 +5,7 @@ import folder_paths
 import comfy.model_management as mm
 
 from ..instantid_core.errors import AdapterFormatError
-from ..instantid_core.compute.instantid_model import load_instantid_model
+from ..instantid_core.files.adapter_file import load_instantid_model
 from ..instantid_core.compute.precision import HALF_TYPES, PrecisionMode, PrecisionPolicy
 from .folders import INSTANTID
 from .node_base import InstantIDNode
@@ -45,7 +45,7 @@ class InstantIDModelLoader(InstantIDNode):
         return (InstantIDHandle(patcher=patcher, path=path),)
 
 
-class InstantIDPrecisionManager(InstantIDNode):
+class InstantIDPrecisionOffload(InstantIDNode):
     NODE_ID = "PrecisionOffload"
     DISPLAY_NAME = "InstantID Precision / Offload"
     DESCRIPTION = ("Chooses where and in which dtype InstantID's embedding math runs, and reports it. 'auto' "

@@ -11,7 +11,7 @@ from typing import List, Optional
 import numpy as np
 import torch
 
-from ..instantid_core.compute.input_checks import check_batch, require_finite, require_range
+from ..instantid_core.input_checks import check_batch, require_finite, require_range
 from ..instantid_core.compute.keypoints import keypoint_image
 from ..instantid_core.errors import InputValueError
 from ..instantid_core.faces.assignment import ASSIGNMENT_MODES, MAX_IDENTITIES
@@ -149,8 +149,9 @@ class InstantIDMultiPerson(InstantIDNode):
             "identity_0": identity_input(0), "identity_1": identity_input(1),
             "assignment": (list(ASSIGNMENT_MODES), {"default": ASSIGNMENT_MODES[0], "tooltip":
                            "Which identity goes to which face: left to right (identity 0 to the leftmost face), "
-                           "by the 'order' string, or by likeness (each face gets the identity that looks most "
-                           "like it, one to one; needs a layout photo of the same people)."}),
+                           "by the 'order' string, or by likeness: faces matched by Identity Score (each face gets "
+                           "the identity that scores highest on it, one to one; needs a layout photo of the same "
+                           "people)."}),
             "order": ("STRING", {"default": "", "tooltip": "For assignment 'order': one identity number per face, "
                                  "left to right, e.g. '2,0,1'; '-' leaves a face without identity."}),
             "ip_weight": IP_WEIGHT, "cn_strength": CN_STRENGTH, "start_at": START, "end_at": END,
@@ -166,8 +167,9 @@ class InstantIDMultiPerson(InstantIDNode):
     OUTPUT_TOOLTIPS = ("The model with one region-gated identity attention per assigned face (a patched clone).",
                        "Positive conditioning with one IdentityNet per assigned face, each inside its region.",
                        "Negative conditioning with the same IdentityNets.",
-                       "Text: which identity went to which face, each region's box, the cosine matrix (by "
-                       "likeness) and warnings (also shown on the node).",
+                       "Text: which identity went to which face, each region's box, the cosine matrix (each "
+                       "identity's Identity Score on each face, for 'by likeness') and warnings (also shown on the "
+                       "node).",
                        "One region mask per face, left to right, at the latent's image size.")
     FUNCTION = "apply"
 

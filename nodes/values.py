@@ -57,5 +57,5 @@ class Identity:
     layer_hidden_sizes: dict
     report: str = ""
     faces: Optional[FacesResult] = None  # the faces it was made from (keypoints can be drawn from them)
-    embeddings: Optional[torch.Tensor] = None  # the raw [N, 512] face embeddings, before combining (likeness)
+    embeddings: Optional[torch.Tensor] = None  # the raw [N, 512] face embeddings, before combining (Identity Score)
     combine: str = "average"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from instantid_core.files import model_kinds
-from instantid_core.files.antelope_files import LOADER_FILES, check_antelopev2
+from instantid_core.faces.antelope_files import LOADER_FILES, check_antelopev2
 from instantid_core.files.doctor import DoctorReport, run_doctor
 from instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, SDXL, download_command
 from instantid_core.workflow_formats.listed_names import listed_spelling

@@ -35,7 +35,7 @@ sys.modules["instantid_testkit"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sys.modules["instantid_testkit"])
 from instantid_testkit import comfy_support as cs  # noqa: E402
 
-from instantid_core.files.antelope_files import ANTELOPE_DIRNAME, ANTELOPE_FILES  # noqa: E402
+from instantid_core.faces.antelope_files import ANTELOPE_DIRNAME, ANTELOPE_FILES  # noqa: E402
 from instantid_core.files.example_inputs import PREFIX as EXAMPLE_PREFIX  # noqa: E402
 from instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, files_for, frontend_model_entries  # noqa: E402
 from instantid_core.workflow_formats.node_sizes import FRONTEND_SIZES, TITLE_H  # noqa: E402

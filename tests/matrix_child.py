@@ -148,14 +148,14 @@ def reference_kvs(env, files, faces):
     adapter file: 'same' = that file's weights upcast to float32; 'fp32' = the fp32 file."""
     import numpy as np
     import torch
-    core_model = env.pack("instantid_core.compute.instantid_model")
+    core_file = env.pack("instantid_core.files.adapter_file")
     core_ident = env.pack("instantid_core.compute.identity")
     import folder_paths
     embeds = np.stack([f.embedding for image in faces.images for f in image.faces]).astype(np.float32)
     embeds = torch.from_numpy(embeds).mean(0, keepdim=True)  # "average", as the prompt asks
     out = {}
     for name, file in files.items():
-        model = core_model.load_instantid_model(folder_paths.get_full_path("instantid", file)).float()
+        model = core_file.load_instantid_model(folder_paths.get_full_path("instantid", file)).float()
         tokens = core_ident.project_identity(model, embeds, torch.device("cpu"), torch.float32)
         out[name] = core_ident.compute_identity_kv(model, tokens, torch.device("cpu"), torch.float32)
     return out

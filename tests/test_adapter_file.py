@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from instantid_testkit.adapter_fixtures import SDXL_HIDDEN, TINY, adapter_state, save_bin, save_safetensors
-from instantid_core.files.adapter_file import check_finite, load_adapter
+from instantid_core.files.adapter_file import check_finite, load_adapter, load_instantid_model
 from instantid_core.errors import AdapterFormatError, InputValueError
 from instantid_core.compute.identity import compute_identity_kv, project_identity
-from instantid_core.compute.instantid_model import InstantIDModel, load_instantid_model
+from instantid_core.compute.instantid_model import InstantIDModel
 from instantid_core.compute.resampler import ResamplerConfig
 
 HIDDEN = (32, 32, 64)

@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from instantid_core.errors import InstantIDError
-from instantid_core.files.antelope_files import (
+from instantid_core.faces.antelope_files import (
     ANTELOPE_FILES,
     LOADER_FILES,
     AntelopeFilesError,

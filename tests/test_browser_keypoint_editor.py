@@ -21,7 +21,7 @@ from browser_support import (COMFY, FACE_FILE, ComfyServer, colour_count, crop, 
 from browser_support.frontends import CLASSIC, frontend_fixture
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 from instantid_core.compute.keypoints import COLORS, keypoint_image
-from instantid_core.faces.hand_posed import parse_points, preset_points, transform_points
+from instantid_core.faces.manual_keypoints import parse_points, preset_points, transform_points
 
 pytestmark = needs_browser
 NODE = "InstantIDPrecision_ManualKeypoints"

@@ -13,7 +13,7 @@ try:
 except ImportError:  # tests/ is not a package
     from instantid_testkit import fixtures_onnx as F
 
-from instantid_core.files.antelope_files import AntelopeFilesError
+from instantid_core.faces.antelope_files import AntelopeFilesError
 from instantid_core.errors import InstantIDError
 from instantid_core.faces.face_analysis import (
     CPU,
@@ -118,7 +118,7 @@ def test_det_sizes_validation(analyzer):
 
 
 def test_import_is_lazy():
-    code = ("import sys, instantid_core.faces.face_analysis, instantid_core.files.antelope_files;"
+    code = ("import sys, instantid_core.faces.face_analysis, instantid_core.faces.antelope_files;"
             "print([m for m in ('insightface', 'onnxruntime', 'cv2') if m in sys.modules])")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

@@ -11,7 +11,7 @@ from instantid_testkit.comfy_env import ROOT, comfy_env
 from instantid_testkit.prompts import full_chain
 
 from instantid_core.compute.keypoints import keypoint_image
-from instantid_core.faces.hand_posed import preset_points, transform_points
+from instantid_core.faces.manual_keypoints import preset_points, transform_points
 
 NODE = "InstantIDPrecision_ManualKeypoints"
 CUSTOM = [[0.3, 0.35], [0.55, 0.3], [0.45, 0.45], [0.35, 0.6], [0.55, 0.58]]

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .instantid_model import InstantIDModel
 from ..errors import InputValueError
-from ..files.adapter_file import first_non_finite, non_finite_weight_error
+from ..input_checks import first_non_finite, non_finite_weight_error
 from .precision import dtype_name, run_in_dtype
 
 LayerCallback = Optional[Callable[[int, int], None]]  # (done, total): progress and interrupt checks

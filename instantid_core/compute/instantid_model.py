@@ -1,16 +1,32 @@
 """The InstantID adapter as one torch module, so a host (ComfyUI's ModelPatcher) can size and move it.
 
 Its state dict is exactly the flattened file layout: ``image_proj.*`` and ``ip_adapter.<n>.to_{k,v}_ip.weight``.
+``AdapterWeights`` is the file's validated tensors as the model adopts them; files.adapter_file reads a file into
+one (compute never reads files: the floors run files → faces → compute → ground).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict
 
 import torch
 from torch import nn
 
-from ..files.adapter_file import AdapterWeights
 from .resampler import Resampler, ResamplerConfig
+
+
+@dataclass
+class AdapterWeights:
+    """The two halves of the file plus what was inferred from them."""
+    image_proj: Dict[str, torch.Tensor]
+    ip_layers: Dict[int, tuple]  # weight key n -> (to_k_ip [hidden, C], to_v_ip [hidden, C])
+    config: ResamplerConfig
+    path: Path
+
+    @property
+    def layer_hidden_sizes(self) -> Dict[int, int]:
+        return {n: k.shape[0] for n, (k, _) in self.ip_layers.items()}
 
 
 class IdentityLayerProjection(nn.Module):
@@ -55,8 +71,3 @@ class InstantIDModel(nn.Module):
     def weight_dtype(self) -> torch.dtype:
         return self.image_proj.latents.dtype
 
-
-def load_instantid_model(path) -> InstantIDModel:
-    """Load and validate an adapter file into an InstantIDModel on the CPU, in the file's dtype."""
-    from ..files.adapter_file import load_adapter
-    return InstantIDModel.from_weights(load_adapter(path))

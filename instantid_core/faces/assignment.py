@@ -3,10 +3,11 @@
 Faces are counted left to right (the order the layout is drawn in and the report numbers them); identities by
 their input number, from 0. An assignment is one entry per face: the identity it gets, or None (left alone).
 Three ways to make one: left to right (face i gets identity i), an explicit order string ("2,0,1": face 0 gets
-identity 2, face 1 identity 0, ...; "-" leaves a face without identity), or by likeness: when the layout was
-detected on a photo of the same people, the one-to-one pairing with the highest total cosine similarity of the
-face embeddings (what the Hungarian method computes; done exactly here by dynamic programming over the
-identity subsets, which is tiny for at most six identities and needs no extra dependency).
+identity 2, face 1 identity 0, ...; "-" leaves a face without identity), or "by likeness", faces matched by
+Identity Score: when the layout was detected on a photo of the same people, the one-to-one pairing with the
+highest total Identity Score (cosine similarity of the face embeddings; what the Hungarian method computes, done
+exactly here by dynamic programming over the identity subsets, which is tiny for at most six identities and needs
+no extra dependency).
 """
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def parse_order(text: str, identities: int, faces: int) -> Tuple[Optional[int], 
 
 def cosine_matrix(identity_embeddings: Sequence[np.ndarray], face_embeddings: np.ndarray) -> np.ndarray:
     """[identities, faces] cosine similarity, float64. Each identity is the mean of its raw embeddings (the
-    same target the identity score uses)."""
+    same target the Identity Score uses)."""
     targets = np.stack([np.asarray(e, np.float64).reshape(-1, np.shape(e)[-1]).mean(0) for e in identity_embeddings])
     faces = np.asarray(face_embeddings, np.float64).reshape(-1, targets.shape[1])
     norms = np.linalg.norm(targets, axis=1)[:, None] * np.linalg.norm(faces, axis=1)[None, :]
@@ -124,10 +125,10 @@ def assign(mode: str, identities: int, faces: int, order: str = "",
     if mode == "by likeness":
         if face_embeddings is None or identity_embeddings is None or any(e is None for e in identity_embeddings):
             raise InputValueError("'by likeness' compares face embeddings: the layout must come from Face Detect on "
-                                  "a photo (not keypoints placed by hand) and every identity from Image Projection "
+                                  "a photo (not manual keypoints) and every identity from Image Projection "
                                   "of detected or saved faces", "assignment")
         cosine = cosine_matrix(identity_embeddings, face_embeddings)
         if not np.isfinite(cosine).all():
-            raise InputValueError("a face embedding is not finite, so likeness cannot be compared", "faces")
+            raise InputValueError("a face embedding is not finite, so no Identity Score can be computed", "faces")
         return Assignment(best_one_to_one(cosine), mode, cosine)
     raise InputValueError(f"unknown assignment {mode!r}; choose one of {', '.join(ASSIGNMENT_MODES)}", "assignment")

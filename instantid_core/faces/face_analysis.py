@@ -27,7 +27,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..files.antelope_files import LOADER_FILES, check_antelopev2, require_antelopev2
+from .antelope_files import LOADER_FILES, check_antelopev2, require_antelopev2
 from ..errors import AntelopeFilesError, FaceAnalysisError
 
 

@@ -17,7 +17,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..compute.input_checks import require_finite
+from ..input_checks import require_finite
 from ..errors import InputValueError
 
 PAD_MODES = ("edge", "reflect")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compute.input_checks import require_finite
+from ..input_checks import require_finite
 from ..errors import InputValueError
 from .face_region import FaceCrop, warp
 

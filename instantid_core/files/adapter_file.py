@@ -13,38 +13,24 @@ from __future__ import annotations
 
 import pickle
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping
 
 import torch
 
-from ..errors import AdapterFormatError
+from ..compute.instantid_model import AdapterWeights, InstantIDModel
 from ..compute.resampler import ResamplerConfig
+from ..errors import ADAPTER_DOWNLOAD_HINT, AdapterFormatError
+from ..input_checks import first_non_finite, non_finite_weight_error
 
-REAL_FILE_HINT = ("Download ip-adapter.bin from the InstantX/InstantID release and put it in "
-                  "ComfyUI/models/instantid/.")
 IP_KEY = re.compile(r"^(\d+)\.to_([kv])_ip\.weight$")
-
-
-@dataclass
-class AdapterWeights:
-    """The two halves of the file plus what was inferred from them."""
-    image_proj: Dict[str, torch.Tensor]
-    ip_layers: Dict[int, tuple]  # weight key n -> (to_k_ip [hidden, C], to_v_ip [hidden, C])
-    config: ResamplerConfig
-    path: Path
-
-    @property
-    def layer_hidden_sizes(self) -> Dict[int, int]:
-        return {n: k.shape[0] for n, (k, _) in self.ip_layers.items()}
 
 
 def load_adapter(path) -> AdapterWeights:
     """Read, classify and validate an adapter file; raises AdapterFormatError with the fix."""
     path = Path(path)
     if not path.is_file():
-        raise AdapterFormatError(f"InstantID adapter file not found: {path}. {REAL_FILE_HINT}")
+        raise AdapterFormatError(f"InstantID adapter file not found: {path}. {ADAPTER_DOWNLOAD_HINT}")
     raw = _read_tensors(path)
     image_proj, ip_adapter = _split_halves(raw, path)
     config = _check_image_proj(image_proj, path)
@@ -52,9 +38,14 @@ def load_adapter(path) -> AdapterWeights:
     return AdapterWeights(image_proj=image_proj, ip_layers=ip_layers, config=config, path=path)
 
 
+def load_instantid_model(path) -> InstantIDModel:
+    """Load and validate an adapter file into an InstantIDModel on the CPU, in the file's dtype."""
+    return InstantIDModel.from_weights(load_adapter(path))
+
+
 def _read_tensors(path: Path) -> dict:
     if path.stat().st_size == 0:
-        raise AdapterFormatError(f"{path.name} is empty (0 bytes): the download did not finish. {REAL_FILE_HINT}")
+        raise AdapterFormatError(f"{path.name} is empty (0 bytes): the download did not finish. {ADAPTER_DOWNLOAD_HINT}")
     suffix = path.suffix.lower()
     try:
         if suffix == ".safetensors":
@@ -68,7 +59,7 @@ def _read_tensors(path: Path) -> dict:
         raise AdapterFormatError(
             f"{path.name} could not be read ({type(exc).__name__}: {exc}). The file is damaged or only "
             f"partly downloaded; compare its size with the published one (ip-adapter.bin is about 1.7 GB). "
-            f"{REAL_FILE_HINT}") from exc
+            f"{ADAPTER_DOWNLOAD_HINT}") from exc
     raise AdapterFormatError(f"{path.name}: unsupported file type '{suffix}'. Use the .bin or .safetensors adapter.")
 
 
@@ -87,11 +78,11 @@ def _torch_load(path: Path) -> dict:
         if refused:  # well-formed, yet not plain tensors
             raise AdapterFormatError(
                 f"{path.name} was refused: it is a pickle that contains code or objects other than tensors, "
-                f"which this pack never executes. {REAL_FILE_HINT} (or use a .safetensors conversion)") from exc
+                f"which this pack never executes. {ADAPTER_DOWNLOAD_HINT} (or use a .safetensors conversion)") from exc
         raise AdapterFormatError(
             f"{path.name} is not a readable torch file: it is damaged or only partly downloaded, or not a model "
             f"at all ({type(exc).__name__}). Compare its size with the published one (ip-adapter.bin is about "
-            f"1.7 GB). {REAL_FILE_HINT}") from exc
+            f"1.7 GB). {ADAPTER_DOWNLOAD_HINT}") from exc
 
 
 def _is_whole_pickle(path: Path) -> bool:
@@ -109,7 +100,7 @@ def _is_whole_pickle(path: Path) -> bool:
 
 def _split_halves(raw: Mapping, path: Path):
     if not isinstance(raw, Mapping):
-        raise AdapterFormatError(f"{path.name} holds a {type(raw).__name__}, not a dict of tensors. {REAL_FILE_HINT}")
+        raise AdapterFormatError(f"{path.name} holds a {type(raw).__name__}, not a dict of tensors. {ADAPTER_DOWNLOAD_HINT}")
     if "image_proj" in raw and "ip_adapter" in raw:
         return dict(raw["image_proj"]), dict(raw["ip_adapter"])
     flat_proj = {k[len("image_proj."):]: v for k, v in raw.items() if k.startswith("image_proj.")}
@@ -124,13 +115,13 @@ def _describe_foreign(raw: Mapping) -> str:
     text = " ".join(str(k) for k in keys[:4000])
     if "model.diffusion_model." in text or "first_stage_model." in text:
         return ("it is a full Stable Diffusion checkpoint. Put it in ComfyUI/models/checkpoints and load it with "
-                f"'Load Checkpoint'. {REAL_FILE_HINT}")
+                f"'Load Checkpoint'. {ADAPTER_DOWNLOAD_HINT}")
     if "controlnet_cond_embedding" in text or "input_hint_block" in text or "controlnet_down_blocks" in text:
         return ("it is a ControlNet (IdentityNet?). Put it in ComfyUI/models/controlnet and load it with "
-                f"'Load ControlNet Model'; the adapter is the other file, ip-adapter.bin. {REAL_FILE_HINT}")
+                f"'Load ControlNet Model'; the adapter is the other file, ip-adapter.bin. {ADAPTER_DOWNLOAD_HINT}")
     if any(str(k).startswith(("image_proj", "ip_adapter")) for k in keys):
-        return f"it has only part of the expected 'image_proj' and 'ip_adapter' sections. {REAL_FILE_HINT}"
-    return (f"expected the sections 'image_proj' and 'ip_adapter', found keys like {keys[:3]}. {REAL_FILE_HINT}")
+        return f"it has only part of the expected 'image_proj' and 'ip_adapter' sections. {ADAPTER_DOWNLOAD_HINT}"
+    return (f"expected the sections 'image_proj' and 'ip_adapter', found keys like {keys[:3]}. {ADAPTER_DOWNLOAD_HINT}")
 
 
 def _expected_image_proj_shapes(c: ResamplerConfig) -> Dict[str, tuple]:
@@ -152,28 +143,28 @@ def _check_image_proj(sd: Dict[str, torch.Tensor], path: Path) -> ResamplerConfi
     name = path.name
     if "proj.0.weight" in sd or any(k.startswith("perceiver_resampler") for k in sd):
         raise AdapterFormatError(f"{name} is an IP-Adapter FaceID file, not InstantID. Use it with an IPAdapter "
-                                 f"pack; for InstantID: {REAL_FILE_HINT}")
+                                 f"pack; for InstantID: {ADAPTER_DOWNLOAD_HINT}")
     if "proj.weight" in sd and "latents" not in sd:
-        raise AdapterFormatError(f"{name} is a plain IP-Adapter (CLIP Vision) file, not InstantID. {REAL_FILE_HINT}")
+        raise AdapterFormatError(f"{name} is a plain IP-Adapter (CLIP Vision) file, not InstantID. {ADAPTER_DOWNLOAD_HINT}")
     try:
         config = ResamplerConfig.from_state_dict(sd)
     except (KeyError, ValueError, IndexError) as exc:
-        raise AdapterFormatError(f"{name}: the image projection is incomplete or malformed ({exc}). {REAL_FILE_HINT}")
+        raise AdapterFormatError(f"{name}: the image projection is incomplete or malformed ({exc}). {ADAPTER_DOWNLOAD_HINT}")
     if config.embedding_dim != 512:
         raise AdapterFormatError(
             f"{name} projects {config.embedding_dim}-d embeddings, but InstantID uses the 512-d insightface face "
-            f"embedding: this looks like an IP-Adapter Plus (CLIP Vision) file. {REAL_FILE_HINT}")
+            f"embedding: this looks like an IP-Adapter Plus (CLIP Vision) file. {ADAPTER_DOWNLOAD_HINT}")
     expected = _expected_image_proj_shapes(config)
     for key, shape in expected.items():
         if key not in sd:
-            raise AdapterFormatError(f"{name}: image_proj.{key} is missing (the file is incomplete). {REAL_FILE_HINT}")
+            raise AdapterFormatError(f"{name}: image_proj.{key} is missing (the file is incomplete). {ADAPTER_DOWNLOAD_HINT}")
         if tuple(sd[key].shape) != shape:
             raise AdapterFormatError(f"{name}: image_proj.{key} has shape {tuple(sd[key].shape)}, expected {shape}. "
-                                     f"{REAL_FILE_HINT}")
+                                     f"{ADAPTER_DOWNLOAD_HINT}")
     extra = sorted(set(sd) - set(expected))
     if extra:
         raise AdapterFormatError(f"{name}: unexpected image_proj keys {extra[:5]} — not the InstantID layout. "
-                                 f"{REAL_FILE_HINT}")
+                                 f"{ADAPTER_DOWNLOAD_HINT}")
     for key, t in sd.items():
         if not t.is_floating_point():
             raise AdapterFormatError(f"{name}: image_proj.{key} is {t.dtype}, expected floating point weights.")
@@ -184,56 +175,37 @@ def _check_ip_layers(sd: Dict[str, torch.Tensor], token_dim: int, path: Path) ->
     name = path.name
     if any("lora" in k for k in sd):
         raise AdapterFormatError(f"{name} contains LoRA weights: it is an IP-Adapter FaceID file, not InstantID. "
-                                 f"{REAL_FILE_HINT}")
+                                 f"{ADAPTER_DOWNLOAD_HINT}")
     pairs: Dict[int, dict] = {}
     for key, t in sd.items():
         m = IP_KEY.match(key)
         if not m:
             raise AdapterFormatError(f"{name}: unexpected key ip_adapter.{key}; expected only "
-                                     f"'<n>.to_k_ip.weight' / '<n>.to_v_ip.weight'. {REAL_FILE_HINT}")
+                                     f"'<n>.to_k_ip.weight' / '<n>.to_v_ip.weight'. {ADAPTER_DOWNLOAD_HINT}")
         pairs.setdefault(int(m.group(1)), {})[m.group(2)] = t
     if not pairs:
-        raise AdapterFormatError(f"{name}: the ip_adapter section is empty. {REAL_FILE_HINT}")
+        raise AdapterFormatError(f"{name}: the ip_adapter section is empty. {ADAPTER_DOWNLOAD_HINT}")
     expected_keys = list(range(1, 2 * len(pairs), 2))
     if sorted(pairs) != expected_keys:
         missing = sorted(set(expected_keys) - set(pairs))
         raise AdapterFormatError(f"{name}: identity layers are not numbered 1, 3, 5, … (missing {missing[:5]}, "
-                                 f"found {len(pairs)} layers) — the file is incomplete. {REAL_FILE_HINT}")
+                                 f"found {len(pairs)} layers) — the file is incomplete. {ADAPTER_DOWNLOAD_HINT}")
     layers = {}
     for n in expected_keys:
         kv = pairs[n]
         if set(kv) != {"k", "v"}:
             raise AdapterFormatError(f"{name}: layer {n} lacks its to_{'v' if 'k' in kv else 'k'}_ip weight. "
-                                     f"{REAL_FILE_HINT}")
+                                     f"{ADAPTER_DOWNLOAD_HINT}")
         k, v = kv["k"], kv["v"]
         for which, t in (("k", k), ("v", v)):
             if not t.is_floating_point():
                 raise AdapterFormatError(f"{name}: ip_adapter.{n}.to_{which}_ip.weight is {t.dtype}, expected "
-                                         f"floating point weights (fp32, fp16 or bf16). {REAL_FILE_HINT}")
+                                         f"floating point weights (fp32, fp16 or bf16). {ADAPTER_DOWNLOAD_HINT}")
         if k.dim() != 2 or k.shape != v.shape or k.shape[1] != token_dim:
             raise AdapterFormatError(f"{name}: layer {n} weights have shapes {tuple(k.shape)} / {tuple(v.shape)}, "
-                                     f"expected [hidden, {token_dim}] for both. {REAL_FILE_HINT}")
+                                     f"expected [hidden, {token_dim}] for both. {ADAPTER_DOWNLOAD_HINT}")
         layers[n] = (k, v)
     return layers
-
-
-FINITE_CHUNK = 1 << 24  # elements checked at a time: bounded extra memory even for the 1.7 GB file
-
-
-def first_non_finite(tensors: Mapping[str, torch.Tensor]) -> Optional[str]:
-    """The key of the first tensor holding NaN or Inf, or None. Reads each tensor in chunks (a memory-mapped
-    file is never copied whole); callers run it only once a result came out non-finite, to name the culprit."""
-    for key, t in tensors.items():
-        flat = t.reshape(-1)  # any shape -> 1-D view (no copy for contiguous tensors)
-        for start in range(0, flat.numel(), FINITE_CHUNK):
-            if not torch.isfinite(flat[start:start + FINITE_CHUNK]).all():
-                return key
-    return None
-
-
-def non_finite_weight_error(file_name: str, key: str, input_name: Optional[str] = None) -> AdapterFormatError:
-    return AdapterFormatError(f"{file_name}: {key} contains NaN or infinite values, so every image would come out "
-                              f"black or noise. The file is damaged: {REAL_FILE_HINT}", input_name)
 
 
 def check_finite(weights: AdapterWeights) -> None:

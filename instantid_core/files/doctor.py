@@ -115,7 +115,7 @@ def check_identitynet(folders: Sequence[Path], name: Optional[str] = None) -> Ch
 
 
 def check_antelope(roots: Sequence[Path], verify_sha256: bool = False) -> Check:
-    from .antelope_files import FileStatus, check_antelopev2
+    from ..faces.antelope_files import FileStatus, check_antelopev2
 
     reports = [check_antelopev2(r, verify_sha256=verify_sha256) for r in roots] or []
     for r in reports:

@@ -38,7 +38,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from ..errors import InstantIDError
-from .antelope_files import sha256_file
+from ..faces.antelope_files import sha256_file
 from .model_catalog import (ADAPTER, CATALOG, FOLDER_KINDS, IDENTITYNET, ModelFile, files_for, manual_instructions,
                             pack_folder_for_command)
 from .target_lock import LockUnavailable, target_lock

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 from urllib.parse import quote
 
-from .antelope_files import ANTELOPE_DIRNAME, ANTELOPE_FILES
+from ..faces.antelope_files import ANTELOPE_DIRNAME, ANTELOPE_FILES
 
 HUB = "https://huggingface.co"
 

@@ -127,7 +127,7 @@ def one_placement(seen: set):
 
 def configured(models: Models, mode: str, unet_dtype: str):
     """The Precision/Offload node's output for this mode, half type matching the UNet."""
-    node = models.pack("nodes.model_nodes").InstantIDPrecisionManager()
+    node = models.pack("nodes.model_nodes").InstantIDPrecisionOffload()
     return node.configure(models.instantid, mode, HALF_TYPE[unet_dtype])["result"][0]
 
 

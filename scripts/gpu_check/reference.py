@@ -12,10 +12,10 @@ def rel_err(got: torch.Tensor, want: torch.Tensor) -> float:
 
 
 def reference_identity(pack, adapter_path, faces):
-    core_model = pack("instantid_core.compute.instantid_model")
+    core_file = pack("instantid_core.files.adapter_file")
     core_ident = pack("instantid_core.compute.identity")
     embeds = core_ident.combine_embeddings(pack("nodes.projection_node").faces_embeddings(faces), "average")
-    model = core_model.load_instantid_model(adapter_path).float()
+    model = core_file.load_instantid_model(adapter_path).float()
     cpu = torch.device("cpu")
     tokens = core_ident.project_identity(model, embeds, cpu, torch.float32)
     return tokens, core_ident.compute_identity_kv(model, tokens, cpu, torch.float32)

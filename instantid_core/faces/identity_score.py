@@ -1,4 +1,4 @@
-""""Does it look like the person?": the identity score of generated images against reference faces.
+""""Does it look like the person?": the Identity Score of generated images against reference faces.
 
 The score is the cosine similarity of the raw antelopev2 (glintr100) face embeddings, what papers call FaceSim:
 1.0 = the same embedding direction, ~0 = unrelated faces. It is computed in float64 on the CPU (512 numbers per

@@ -1,4 +1,4 @@
-"""Hand-posed keypoints (instantid_core.faces.hand_posed): presets, the global transform, the stored JSON."""
+"""Manual keypoints (instantid_core.faces.manual_keypoints): presets, the global transform, the stored JSON."""
 import json
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from instantid_core.errors import InputValueError
-from instantid_core.faces.hand_posed import (ARCFACE_TEMPLATE, PRESET_POSES, PRESETS, face_points, parse_points,
+from instantid_core.faces.manual_keypoints import (ARCFACE_TEMPLATE, PRESET_POSES, PRESETS, face_points, parse_points,
                                              points_json, preset_points, preset_shape, transform_points)
 
 W, H = 1016, 1016

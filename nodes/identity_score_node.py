@@ -18,7 +18,7 @@ REFERENCE_INPUTS = ("faces", "identity", "faces_2", "identity_2")
 
 def references(**connected) -> list:
     """Every connected reference input, in REFERENCE_INPUTS order; each is one person or several."""
-    from ..instantid_core.faces.likeness import references_from_faces
+    from ..instantid_core.faces.identity_score import references_from_faces
     refs = []
     for name in REFERENCE_INPUTS:
         value = connected.get(name)
@@ -34,7 +34,7 @@ def references(**connected) -> list:
 
 
 def _identity_references(identity: Identity, name: str) -> list:
-    from ..instantid_core.faces.likeness import references_from_embeddings
+    from ..instantid_core.faces.identity_score import references_from_embeddings
     if identity.embeddings is None:
         raise InputValueError("this identity carries no face embeddings to compare with; connect the Face "
                               "Detect (or Load Identity) output to 'faces' instead", name)
@@ -42,7 +42,7 @@ def _identity_references(identity: Identity, name: str) -> list:
 
 
 def score_batch(face_analysis, images: torch.Tensor, refs, face="largest", face_index=0, on_no_face="score 0"):
-    from ..instantid_core.faces.likeness import require_finite_images, score_images
+    from ..instantid_core.faces.identity_score import require_finite_images, score_images
     if images.dim() != 4 or images.shape[0] == 0:
         raise InputValueError(f"expected a batch of images [B, H, W, C], got shape {tuple(images.shape)}", "images")
     require_finite_images(images.detach().cpu().float().numpy(), "images")
@@ -55,7 +55,7 @@ def score_batch(face_analysis, images: torch.Tensor, refs, face="largest", face_
 
 
 def preview(images: torch.Tensor, table, order) -> torch.Tensor:
-    from ..instantid_core.faces.likeness import draw_scores
+    from ..instantid_core.faces.identity_score import draw_scores
     out = [draw_scores(to_rgb_uint8(images[i]), table.images[i], table.references) for i in order]
     return torch.from_numpy(np.stack(out).astype(np.float32) / 255.0)
 
@@ -70,7 +70,7 @@ class InstantIDIdentityScore(InstantIDNode):
 
     @classmethod
     def INPUT_TYPES(cls):
-        from ..instantid_core.faces.likeness import FACE_CHOICES, NO_FACE_CHOICES
+        from ..instantid_core.faces.identity_score import FACE_CHOICES, NO_FACE_CHOICES
         return {"required": {
             "face_analysis": (FACE_ANALYSIS, {"tooltip": "From 'InstantID Face Analysis' (the same one the "
                               "reference used: reusing it costs no model load)."}),

@@ -5,7 +5,7 @@ import pytest
 from instantid_testkit import fixtures_onnx as fx
 from instantid_core.errors import InputValueError
 from instantid_core.faces.face_analysis import FaceAnalyzer, ImageFaces
-from instantid_core.faces.likeness import (EMBEDDING_SIZE, cosine, draw_scores, references_from_embeddings,
+from instantid_core.faces.identity_score import (EMBEDDING_SIZE, cosine, draw_scores, references_from_embeddings,
                                            references_from_faces, require_finite_images, score_images)
 
 A, B = (96, 160, 128, 11), (416, 160, 128, 12)  # (x, y, side, seed): centres on the detector's 32-px grid

@@ -1,14 +1,15 @@
 """Checks of node input values that ComfyUI's own validation lets through (it range-checks numbers, but a JSON
-NaN passes every comparison) and of tensors whose shape decides whether sampling can work at all.
-Each failure names the input, so the node that owns it reports it before anything runs."""
+NaN passes every comparison), of tensors whose shape decides whether sampling can work at all, and of weights
+that hold NaN/Inf. Each failure names the input, so the node that owns it reports it before anything runs.
+The ground floor with errors: every other floor of the core may use these, and they import nothing but errors."""
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Mapping, Optional
 
 import torch
 
-from ..errors import IdentityBatchError, InputValueError
+from .errors import ADAPTER_DOWNLOAD_HINT, AdapterFormatError, IdentityBatchError, InputValueError
 
 
 def require_finite(value: float, input_name: str) -> float:
@@ -57,3 +58,22 @@ def check_batch(latent: Optional[dict], identities: int, masks: int = 1) -> None
     if batch % masks and masks != batch:
         raise IdentityBatchError(f"{masks} masks do not fit the latent batch of {batch}: give one mask or one "
                                  f"per latent.", "mask")
+
+
+FINITE_CHUNK = 1 << 24  # elements checked at a time: bounded extra memory even for the 1.7 GB adapter file
+
+
+def first_non_finite(tensors: Mapping[str, torch.Tensor]) -> Optional[str]:
+    """The key of the first tensor holding NaN or Inf, or None. Reads each tensor in chunks (a memory-mapped
+    file is never copied whole); callers run it only once a result came out non-finite, to name the culprit."""
+    for key, t in tensors.items():
+        flat = t.reshape(-1)  # any shape -> 1-D view (no copy for contiguous tensors)
+        for start in range(0, flat.numel(), FINITE_CHUNK):
+            if not torch.isfinite(flat[start:start + FINITE_CHUNK]).all():
+                return key
+    return None
+
+
+def non_finite_weight_error(file_name: str, key: str, input_name: Optional[str] = None) -> AdapterFormatError:
+    return AdapterFormatError(f"{file_name}: {key} contains NaN or infinite values, so every image would come out "
+                              f"black or noise. The file is damaged: {ADAPTER_DOWNLOAD_HINT}", input_name)
