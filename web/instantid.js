@@ -274,7 +274,7 @@ function makeReportWidget(node) {
     setValue: (v) => { el.value = v ?? ""; },
     getMinHeight: () => reportRows(el.value, node.size[0]) * REPORT_LINE_H + 12,
   });
-  widget.label = "report";
+  widget.label = t("report.label", "report");
   return widget;
 }
 
