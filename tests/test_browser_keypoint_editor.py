@@ -1,8 +1,9 @@
-"""The keypoint editor of "InstantID Keypoints (manual)" (web/keypoint_editor.js) in a real ComfyUI server and the
-real frontend, through headless Chromium, on both frontends with classic nodes and with Nodes 2.0: its pure geometry
-module (web/keypoint_geometry.js) computes what the node computes; real mouse drags move a point, turn and scale the face; a run draws the
-keypoint image where the editor showed the points (read back through /history and /view); the edit survives
-serialising and loading the workflow. Screenshots are saved in the pytest temp dir (and $INSTANTID_SCREENSHOT_DIR).
+"""The keypoint editor of the manual keypoints node (web/keypoint_editor.js) in a real ComfyUI server and the real
+frontend, through headless Chromium, on both frontends with classic nodes and with Nodes 2.0: its pure geometry
+module (web/keypoint_geometry.js) computes what the node computes; real mouse drags move a point, turn and scale
+the face; a run draws the keypoint image where the editor showed the points (read back through /history and
+/view); the edit survives serialising and loading the workflow. Screenshots are saved in the pytest temp dir (and
+$INSTANTID_SCREENSHOT_DIR).
 
 Skipped unless ComfyUI (COMFYUI_PATH) and Chromium are available."""
 from __future__ import annotations
@@ -294,9 +295,10 @@ GEOMETRY = """(async () => {
   return {
     transformed: args.map((a) => g.transform(...a)),
     presets: Object.fromEntries(%s.map((name) => [name, g.presetPoints(presets, name, 320, 240)])),
-    parsed: ['', 'not json', '[[0, 0]]', '[[0,0],[1,1],[0.5,0.5],[0.2,0.2],[0.3,"x"]]', '{"points": [[0,0],[1,1],[0.5,0.5],[0.2,0.2],[0.3,0.3]]}'].map(g.parsePoints),
-    why: [g.basePoints({preset: 'custom', points: ''}, presets).why, g.basePoints({preset: 'custom', points: 'x'}, presets).why,
-          g.basePoints({preset: 'frontal'}, null).why],
+    parsed: ['', 'not json', '[[0, 0]]', '[[0,0],[1,1],[0.5,0.5],[0.2,0.2],[0.3,"x"]]',
+             '{"points": [[0,0],[1,1],[0.5,0.5],[0.2,0.2],[0.3,0.3]]}'].map(g.parsePoints),
+    why: [g.basePoints({preset: 'custom', points: ''}, presets).why,
+          g.basePoints({preset: 'custom', points: 'x'}, presets).why, g.basePoints({preset: 'frontal'}, null).why],
     quarterTurn: g.dragValues({mode: 'rotate', start: [160, 100], centre: [100, 100], rotate: 170}, [100, 160], frame),
     moved: g.dragValues({mode: 'move', start: [0, 0], ox: 0.9, oy: 0}, [frame.w * frame.k, 0], frame),
     scaled: [g.scaled(1, -100), g.scaled(1, 100), g.scaled(2, Math.log(2))],

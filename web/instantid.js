@@ -322,7 +322,7 @@ async function backfill(promptId, updated) {
         for (const [id, output] of Object.entries(entry.outputs ?? {})) {
           if (updated.has(String(id))) continue;
           const node = ourNode(id, classes[id]?.class_type);
-          if (node) applyOutput(node, output);
+          node?.onExecuted?.(output); // as if the "executed" message had come (every extension's handler)
         }
         return;
       }

@@ -1,4 +1,4 @@
-// comfyui-instantid: the keypoint editor of "InstantID Manual Keypoints" (manual keypoints), the glue.
+// comfyui-instantid: the keypoint editor (manual keypoints, node InstantIDPrecision_ManualKeypoints): the glue.
 //
 // A canvas on the node (a DOM widget, so it works on the classic canvas and on Vue nodes alike) shows the five
 // points on a frame of the output's shape, drawn like the keypoint image the node outputs. The editor only

@@ -12,7 +12,8 @@ const HIT_RADIUS = 10; // CSS px around a point that grab it
 // page px -> the canvas's CSS px (the canvas may be scaled by the graph's zoom, a CSS transform)
 function localPos(canvas, e) {
   const b = canvas.getBoundingClientRect();
-  return [(e.clientX - b.left) * (canvas.clientWidth / b.width), (e.clientY - b.top) * (canvas.clientHeight / b.height)];
+  return [(e.clientX - b.left) * (canvas.clientWidth / b.width),
+    (e.clientY - b.top) * (canvas.clientHeight / b.height)];
 }
 
 function dragMode(e, grabbed) {
