@@ -126,6 +126,15 @@ def apply_multi_person(model, positive, negative, control_net, faces: FacesResul
     return plan, patched, positive, negative
 
 
+def people_shown(plan: MultiPersonPlan, faces: FacesResult) -> dict:
+    """What the web extension draws on the node: the layout's face boxes (left to right, layout pixels) and the
+    identity number each face got (None: no identity)."""
+    width, height = layout_of(faces)[1]
+    return {"width": int(width), "height": int(height), "boxes": [[float(v) for v in f.box] for f in plan.faces],
+            "identities": [None if i is None else int(i) for i in plan.assignment.faces],
+            "identity_count": int(plan.identities)}
+
+
 def region_masks(plan: MultiPersonPlan) -> torch.Tensor:
     return torch.from_numpy(np.stack([r.mask for r in plan.regions])).float()
 
@@ -180,4 +189,5 @@ class InstantIDMultiPerson(InstantIDNode):
             model, positive, negative, control_net, faces, latent, identities, assignment, order, ip_weight,
             cn_strength, start_at, end_at, grow, feather)
         report = plan.text()
-        return {"ui": {"text": [report]}, "result": (model, positive, negative, report, region_masks(plan))}
+        ui = {"text": [report], "instantid_people": [people_shown(plan, faces)]}
+        return {"ui": ui, "result": (model, positive, negative, report, region_masks(plan))}

@@ -6,8 +6,8 @@ loads with no page errors, the nodes are registered and found by the node search
 loads cleanly, and after a real run of the full chain the Face Detect node shows the numbered face boxes and the
 Precision / Projection nodes show their reports — through widget values, the DOM and screenshot pixels.
 
-Every test runs on the frontend the ComfyUI under test pins (1.49.6 for 0.33.0) and on 1.58.1 with classic nodes,
-and on 1.58.1 with "Nodes 2.0" (Vue nodes), one server and page per frontend (browser_support/frontends.py). The last
+Every test runs on the frontend the ComfyUI under test pins (1.49.6 for 0.33.0) and on 1.58.1, each with classic
+nodes and with "Nodes 2.0" (Vue nodes), one server and page per frontend (browser_support/frontends.py). The last
 test reads every console warning and error of the module's page: none may come from the pack's own files. Skipped unless ComfyUI (COMFYUI_PATH) and Chromium
 are available. Screenshots are saved in the pytest temp dir,
 and copied to $INSTANTID_SCREENSHOT_DIR when it is set."""
@@ -24,7 +24,7 @@ import pytest
 
 from browser_support import (ADAPTER, CHECKPOINT, CHROMIUM, COMFY, CONTROLNET, FACE_FILE, Chromium, ComfyServer,
                              colour_count, crop, load_png, near, needs_browser, open_app)
-from browser_support.frontends import CLASSIC, CURRENT, Frontend, frontend_fixture
+from browser_support.frontends import WITH_VUE_NODES, frontend_fixture
 from browser_support.session import console_problems
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,9 +126,8 @@ class UI:
                                 (since, since_exc))
 
 
-# Nodes 2.0 on 1.58.1 only here: on 1.49.6 the Face Detect boxes (a canvas-drawn widget) are not drawn in the Vue
-# node yet (the identity table, a DOM widget, is: test_browser_identity_score.py)
-frontend = frontend_fixture(CLASSIC + (Frontend(CURRENT, vue_nodes=True),))
+# classic nodes and Nodes 2.0 on both frontends: the Face Detect picture is a DOM widget with a canvas of its own
+frontend = frontend_fixture(WITH_VUE_NODES)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
-"""The keypoint editor of "InstantID Keypoints (manual)" (web/keypoint_editor.js) in a real ComfyUI server and the
-real frontend, through headless Chromium: real mouse drags move a point, turn and scale the face; a run draws the
-keypoint image where the editor showed the points (read back through /history and /view); the edit survives
-serialising and loading the workflow. Screenshots are saved in the pytest temp dir (and $INSTANTID_SCREENSHOT_DIR).
+"""The keypoint editor of the manual keypoints node (web/keypoint_editor.js) in a real ComfyUI server and the real
+frontend, through headless Chromium, on both frontends with classic nodes and with Nodes 2.0: its pure geometry
+module (web/keypoint_geometry.js) computes what the node computes; real mouse drags move a point, turn and scale
+the face; a run draws the keypoint image where the editor showed the points (read back through /history and
+/view); the edit survives serialising and loading the workflow. Screenshots are saved in the pytest temp dir (and
+$INSTANTID_SCREENSHOT_DIR).
 
 Skipped unless ComfyUI (COMFYUI_PATH) and Chromium are available."""
 from __future__ import annotations
@@ -10,6 +12,7 @@ import io
 import json
 import os
 import shutil
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -18,10 +21,10 @@ import pytest
 
 from browser_support import (COMFY, FACE_FILE, ComfyServer, colour_count, crop, load_png, needs_browser,
                              open_app)
-from browser_support.frontends import CLASSIC, frontend_fixture
+from browser_support.frontends import WITH_VUE_NODES, frontend_fixture
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
 from instantid_core.compute.keypoints import COLORS, keypoint_image
-from instantid_core.faces.manual_keypoints import parse_points, preset_points, transform_points
+from instantid_core.faces.manual_keypoints import PRESET_POSES, parse_points, preset_points, transform_points
 
 pytestmark = needs_browser
 NODE = "InstantIDPrecision_ManualKeypoints"
@@ -39,7 +42,7 @@ WITH_FACES = {**GRAPH,
 SHIFT, ALT = 8, 1  # CDP modifier bits
 
 
-frontend = frontend_fixture(CLASSIC)
+frontend = frontend_fixture(WITH_VUE_NODES)  # classic nodes and Nodes 2.0, on both frontends
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +112,12 @@ def run_and_read(ui) -> np.ndarray:
     done = ui.page.wait_for("__iid.finished()", timeout=60, what="the prompt to finish")
     assert done["type"] == "execution_success", (done, ui.server.log_tail())
     prompt_id = done["detail"]["prompt_id"]
-    entry = ui.server.get_json(f"/history/{prompt_id}")[prompt_id]
+    for _ in range(50):  # the prompt reaches the history just after "execution_success"
+        entry = ui.server.get_json(f"/history/{prompt_id}").get(prompt_id)
+        if entry:
+            break
+        time.sleep(0.1)
+    assert entry, f"prompt {prompt_id} not in /history"
     [image] = entry["outputs"][str(ui.ids["show"])]["images"]
     status, body = ui.server.get_bytes("/view?" + urllib.parse.urlencode(
         {"filename": image["filename"], "subfolder": image["subfolder"], "type": image["type"]}))
@@ -277,3 +285,41 @@ def test_use_faces_starts_from_the_detected_face_and_keeps_it_for_editing(ui):
     assert np.allclose(after[[0, 1, 3, 4]], detected[[0, 1, 3, 4]], atol=0.05)
     assert after[2, 1] > detected[2, 1] + 5
     assert not ui.problems(since), ui.problems(since)
+
+
+GEOMETRY = """(async () => {
+  const g = await import('/extensions/comfyui-instantid/keypoint_geometry.js');
+  const presets = await (await fetch('/instantid_precision/keypoint_presets')).json();
+  const args = %s;
+  const frame = g.frameIn(300, 200, 320, 240);
+  return {
+    transformed: args.map((a) => g.transform(...a)),
+    presets: Object.fromEntries(%s.map((name) => [name, g.presetPoints(presets, name, 320, 240)])),
+    parsed: ['', 'not json', '[[0, 0]]', '[[0,0],[1,1],[0.5,0.5],[0.2,0.2],[0.3,"x"]]',
+             '{"points": [[0,0],[1,1],[0.5,0.5],[0.2,0.2],[0.3,0.3]]}'].map(g.parsePoints),
+    why: [g.basePoints({preset: 'custom', points: ''}, presets).why,
+          g.basePoints({preset: 'custom', points: 'x'}, presets).why, g.basePoints({preset: 'frontal'}, null).why],
+    quarterTurn: g.dragValues({mode: 'rotate', start: [160, 100], centre: [100, 100], rotate: 170}, [100, 160], frame),
+    moved: g.dragValues({mode: 'move', start: [0, 0], ox: 0.9, oy: 0}, [frame.w * frame.k, 0], frame),
+    scaled: [g.scaled(1, -100), g.scaled(1, 100), g.scaled(2, Math.log(2))],
+  };
+})()"""
+
+
+def test_geometry_module_computes_what_the_node_computes(ui):
+    """keypoint_geometry.js, imported on its own (no frontend): the node's transform and presets, the 'points'
+    parsing, and what a drag writes."""
+    rng = np.random.default_rng(0)
+    args = [[rng.uniform(0.2, 0.8, (5, 2)).tolist(), int(rng.integers(64, 1024)), int(rng.integers(64, 1024)),
+             float(rng.uniform(-180, 180)), float(rng.uniform(0.1, 5)), float(rng.uniform(-1, 1)),
+             float(rng.uniform(-1, 1))] for _ in range(6)]
+    got = ui.page.js(GEOMETRY % (json.dumps(args), json.dumps(sorted(PRESET_POSES))))
+    for a, js_points in zip(args, got["transformed"]):
+        assert np.allclose(js_points, transform_points(np.array(a[0]), *a[1:]), atol=1e-6), a
+    for name, js_points in got["presets"].items():
+        assert np.allclose(js_points, preset_points(name, 320, 240), atol=1e-6), name
+    assert got["parsed"][:4] == [None, None, None, None] and len(got["parsed"][4]) == 5
+    assert got["why"] == ["none", "invalid", "presets"]
+    assert got["quarterTurn"] == {"rotate": -100}  # 170 + 90, wrapped into [-180, 180)
+    assert got["moved"] == {"offset_x": 1, "offset_y": 0}  # clamped to the node's range
+    assert got["scaled"] == [5, 0.1, 1]

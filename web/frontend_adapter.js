@@ -68,6 +68,7 @@ export function forEachNode(graph, fn) {
 
 // The node an input named `name` is linked from, through Reroute nodes. Checked: 1.27.10, 1.58.1.
 export function upstreamNode(node, name) {
+  if (!node?.graph) return null; // a removed node: 1.58's getInputNode throws without its graph
   const slot = node.inputs?.findIndex((i) => i.name === name) ?? -1;
   let src = slot >= 0 ? node.getInputNode(slot) : null;
   for (let hops = 0; src && src.type === "Reroute" && hops < 32; hops++) src = src.getInputNode(0);
@@ -88,8 +89,9 @@ export function fitNode(node, minWidth = 0) {
   redraw(node);
 }
 
-// Redraw a node: the canvas in classic mode; in Nodes 2.0 each canvas-drawn widget has its own small canvas,
-// redrawn by widget.triggerDraw (the frontend calls it after a user edit, not after ours).
+// Redraw a node: the canvas in classic mode; in Nodes 2.0 a canvas-drawn widget (the frontend's own, e.g. a
+// slider) has its own small canvas, redrawn by widget.triggerDraw. The pack's pictures are DOM widgets that paint
+// themselves (canvas_widget.js).
 // Checked: 1.27.10, 1.58.1 (classic and Nodes 2.0).
 export function redraw(node) {
   for (const w of node.widgets ?? []) w.triggerDraw?.();
@@ -157,18 +159,9 @@ export function activeGraph() {
   return app.graph ?? null;
 }
 
-// A widget drawn on the canvas: {name, type, value, draw(ctx, node, width, y), computeSize(), mouse(event, pos,
-// node)}. `draw` gets the widget's top `y` in node coordinates, and `mouse` positions in the same coordinates as
-// draw, in both modes (classic: node-local; Nodes 2.0: the widget's own canvas, where draw gets y = 1). Returns the
-// widget object the node holds. Not saved in widgets_values, not sent with the prompt.
-// Checked: 1.27.10, 1.58.1 (classic and Nodes 2.0).
-export function addCanvasWidget(node, widget) {
-  Object.assign(widget, { serialize: false, options: { ...(widget.options ?? {}), serialize: false } });
-  return node.addCustomWidget(widget) ?? widget;
-}
-
-// A widget that is an HTML element (a read-only text box here). Not saved, not sent with the prompt.
-// Checked: 1.27.10, 1.58.1 (classic: positioned over the canvas; Nodes 2.0: inside the node).
+// A widget that is an HTML element (a read-only text box, a table, a <canvas> the pack paints). Not saved, not
+// sent with the prompt. Checked: 1.27.10, 1.49.6, 1.58.1 (classic: positioned over the canvas; Nodes 2.0: inside
+// the node).
 export function addElementWidget(node, name, type, element, { getValue, setValue, getMinHeight }) {
   const widget = node.addDOMWidget(name, type, element, { getValue, setValue, getMinHeight, serialize: false });
   widget.serialize = false; // not in widgets_values
@@ -185,18 +178,23 @@ export function addButtonWidget(node, label, onClick) {
   return button;
 }
 
-// Run fn(node) after `names` widgets of a node change (user edits and setWidgetValue). Checked: 1.27.10, 1.58.1.
+// Run fn(node) after `names` widgets of a node change (user edits and setWidgetValue); several fns may watch one
+// widget, and run in the order they were added. Checked: 1.27.10, 1.49.6, 1.58.1.
 export function onWidgetsChanged(node, names, fn) {
   for (const name of names) {
     const w = widgetOf(node, name);
-    if (!w || w.instantidWatched) continue;
-    const previous = w.callback;
-    w.callback = function (...args) {
-      const r = previous?.apply(this, args);
-      fn(node);
-      return r;
-    };
-    w.instantidWatched = true;
+    if (!w) continue;
+    if (!w.instantidWatchers) {
+      const watchers = [];
+      const previous = w.callback;
+      w.callback = function (...args) {
+        const r = previous?.apply(this, args);
+        for (const watcher of watchers) watcher(node);
+        return r;
+      };
+      w.instantidWatchers = watchers;
+    }
+    if (!w.instantidWatchers.includes(fn)) w.instantidWatchers.push(fn);
   }
 }
 

@@ -16,14 +16,15 @@
 // their widget order); the last result is stored as `instantid_ui` on the serialised node, so it comes back when
 // the workflow is reloaded, re-opened or its tab is switched. A re-run replaces it.
 //
-// Frontends: the same widgets on the classic canvas (1.27, 1.58) and in "Modern Node Design (Nodes 2.0)" (1.58),
-// where the faces widget gets a canvas of its own inside the node; the node parts it uses are in
-// frontend_adapter.js.
+// Frontends: the same widgets on the classic canvas and in "Modern Node Design (Nodes 2.0)" (1.49.6 and 1.58.1):
+// both are DOM widgets, the faces picture drawn in a <canvas> of its own (canvas_widget.js); the node parts they
+// use are in frontend_adapter.js.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { t } from "./instantid_i18n.js";
-import { addCanvasWidget, addElementWidget, chain, fitNode, markChanged, nodeById, onWidgetsChanged, redraw,
-  setWidgetValue, shownImage, upstreamNode, widgetOf } from "./frontend_adapter.js";
+import { addElementWidget, chain, fitNode, markChanged, nodeById, onWidgetsChanged, setWidgetValue, shownImage,
+  upstreamNode, widgetOf } from "./frontend_adapter.js";
+import { addPictureWidget } from "./canvas_widget.js";
 
 const FACE_NODE = "InstantIDPrecision_FaceDetect";
 const REPORT_NODES = new Set(["InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection", "InstantIDPrecision_ModelDoctor",
@@ -88,13 +89,13 @@ function describe(images, selection) {
 
 // The photo the faces were found in, when the node's image input comes (through reroutes) from a node that
 // shows it (LoadImage) and the sizes match; otherwise the faces are drawn on an empty frame. A photo still
-// loading redraws the node when it arrives (Nodes 2.0 redraws a widget only when asked).
-function sourceImage(node, width, height) {
+// loading repaints the picture when it arrives.
+function sourceImage(node, width, height, repaint) {
   const src = upstreamNode(node, "image");
   const pending = src?.imgs?.[0];
   if (pending && !pending.complete && !pending.instantidWaiting) {
     pending.instantidWaiting = true;
-    pending.addEventListener("load", () => redraw(node), { once: true });
+    pending.addEventListener("load", () => { pending.instantidWaiting = false; repaint(); }, { once: true });
   }
   const img = shownImage(src);
   return img && img.naturalWidth === width && img.naturalHeight === height ? img : null;
@@ -121,9 +122,9 @@ function panelLayout(node, images, widgetWidth, y) {
   return { panels, height };
 }
 
-function facesWidgetHeight(node, state) {
+function facesWidgetHeight(node, state, width) {
   if (!state?.images?.length) return 0;
-  const { height } = panelLayout(node, state.images, node.size[0], 0);
+  const { height } = panelLayout(node, state.images, width, 0);
   return height + describe(state.images, widgetValue(node, "selection")).length * LINE_H + 8;
 }
 
@@ -137,69 +138,82 @@ function drawLabel(ctx, text, x, y, colour) {
   ctx.fillText(text, x + 3, y + 8);
 }
 
-// Drawn on the canvas; `hits` are the face boxes in the coordinates `mouse` gets (frontend_adapter.js).
+// The picture with the face boxes and the list under it, in the widget's own canvas (canvas_widget.js);
+// `hits` are the face boxes in the coordinates the pointer handler gets.
+function drawFaces(ctx, node, widget, widgetWidth) {
+  const state = widget.value;
+  if (!state?.images?.length) return;
+  const selection = widgetValue(node, "selection");
+  const { panels, height } = panelLayout(node, state.images, widgetWidth, 0);
+  const hits = [];
+  widget.hits = hits;
+  panels.forEach((p, n) => {
+    const im = state.images[n];
+    const photo = sourceImage(node, im.width, im.height, () => widget.paint());
+    waitForPhoto(node, widget, photo);
+    ctx.fillStyle = "#111";
+    ctx.fillRect(p.x, p.y, p.w, p.h);
+    if (photo && state.images.length === 1) ctx.drawImage(photo, p.x, p.y, p.w, p.h);
+    ctx.strokeStyle = "#555";
+    ctx.lineWidth = 1;
+    ctx.strokeRect(p.x + 0.5, p.y + 0.5, p.w - 1, p.h - 1);
+    orderFaces(im, selection).forEach((f, i) => {
+      const colour = BOX_COLOURS[i % BOX_COLOURS.length];
+      const [x1, y1, x2, y2] = f.box;
+      const r = { x: p.x + x1 * p.scale, y: p.y + y1 * p.scale, w: (x2 - x1) * p.scale, h: (y2 - y1) * p.scale };
+      ctx.strokeStyle = colour;
+      ctx.lineWidth = isChosen(node, i) ? 4 : 2;
+      ctx.strokeRect(r.x, r.y, r.w, r.h);
+      drawLabel(ctx, String(i), r.x, Math.max(p.y, r.y - 16), colour);
+      hits.push({ ...r, index: i });
+    });
+  });
+  let ty = height + LINE_H / 2 + 2;
+  ctx.font = "12px monospace";
+  ctx.textBaseline = "middle";
+  for (const line of describe(state.images, selection)) {
+    if (line.colour) {
+      ctx.fillStyle = line.colour;
+      ctx.fillRect(MARGIN, ty - 5, 10, 10);
+    }
+    ctx.fillStyle = line.index >= 0 && isChosen(node, line.index) ? "#fff" : "#bbb";
+    ctx.fillText(line.text, line.colour ? MARGIN + 16 : MARGIN, ty);
+    ty += LINE_H;
+  }
+}
+
+// A photo input whose picture is not shown yet (a workflow just loaded, LoadImage still fetching): look again a
+// few times, since the picture is painted once, not on every frame of the graph canvas.
+function waitForPhoto(node, widget, photo) {
+  if (photo || !upstreamNode(node, "image")) {
+    widget.photoTries = 0;
+    return;
+  }
+  widget.photoTries = (widget.photoTries ?? 0) + 1;
+  if (widget.photoTries <= 20) setTimeout(() => widget.paint(), 250);
+}
+
+// the smallest box under the pointer (a small face inside a big box stays clickable)
+function faceAt(widget, pos) {
+  return (widget.hits ?? []).filter((h) => pos[0] >= h.x && pos[0] <= h.x + h.w && pos[1] >= h.y && pos[1] <= h.y + h.h)
+    .sort((a, b) => a.w * a.h - b.w * b.h)[0] ?? null;
+}
+
 function makeFacesWidget(node) {
-  const widget = {
-    name: FACES_WIDGET,
-    label: "detected faces",
-    type: "instantid_faces",
-    value: null, // {images: [{width, height, boxes}]}
-    y: 0,
-    computeSize() {
-      return [node.size[0], facesWidgetHeight(node, this.value)];
+  const widget = addPictureWidget(node, FACES_WIDGET, "instantid_faces", {
+    className: "instantid-faces",
+    label: t("faces.label", "detected faces"),
+    height: (width) => facesWidgetHeight(node, widget?.value, width),
+    draw: (ctx, width) => drawFaces(ctx, node, widget, width),
+    pointer: {
+      down(pos) {
+        const hit = faceAt(widget, pos);
+        if (hit) pickFace(node, hit.index);
+        return Boolean(hit);
+      },
+      cursor: (pos) => (faceAt(widget, pos) ? "pointer" : "default"),
     },
-    draw(ctx, node, widgetWidth, y) {
-      const state = this.value;
-      if (!state?.images?.length) return;
-      const selection = widgetValue(node, "selection");
-      const { panels, height } = panelLayout(node, state.images, widgetWidth, y);
-      const hits = [];
-      this.hits = hits;
-      ctx.save();
-      panels.forEach((p, n) => {
-        const im = state.images[n];
-        const photo = sourceImage(node, im.width, im.height);
-        ctx.fillStyle = "#111";
-        ctx.fillRect(p.x, p.y, p.w, p.h);
-        if (photo && state.images.length === 1) ctx.drawImage(photo, p.x, p.y, p.w, p.h);
-        ctx.strokeStyle = "#555";
-        ctx.lineWidth = 1;
-        ctx.strokeRect(p.x + 0.5, p.y + 0.5, p.w - 1, p.h - 1);
-        orderFaces(im, selection).forEach((f, i) => {
-          const colour = BOX_COLOURS[i % BOX_COLOURS.length];
-          const [x1, y1, x2, y2] = f.box;
-          const r = { x: p.x + x1 * p.scale, y: p.y + y1 * p.scale, w: (x2 - x1) * p.scale, h: (y2 - y1) * p.scale };
-          ctx.strokeStyle = colour;
-          ctx.lineWidth = isChosen(node, i) ? 4 : 2;
-          ctx.strokeRect(r.x, r.y, r.w, r.h);
-          drawLabel(ctx, String(i), r.x, Math.max(p.y, r.y - 16), colour);
-          hits.push({ ...r, index: i });
-        });
-      });
-      let ty = y + height + LINE_H / 2 + 2;
-      ctx.font = "12px monospace";
-      ctx.textBaseline = "middle";
-      for (const line of describe(state.images, selection)) {
-        if (line.colour) {
-          ctx.fillStyle = line.colour;
-          ctx.fillRect(MARGIN, ty - 5, 10, 10);
-        }
-        ctx.fillStyle = line.index >= 0 && isChosen(node, line.index) ? "#fff" : "#bbb";
-        ctx.fillText(line.text, line.colour ? MARGIN + 16 : MARGIN, ty);
-        ty += LINE_H;
-      }
-      ctx.restore();
-    },
-    mouse(event, pos, node) {
-      if (event.type !== "pointerdown" || !this.hits) return false;
-      // smallest box under the pointer wins (a small face inside a big box stays clickable)
-      const hit = this.hits.filter((h) => pos[0] >= h.x && pos[0] <= h.x + h.w && pos[1] >= h.y && pos[1] <= h.y + h.h)
-        .sort((a, b) => a.w * a.h - b.w * b.h)[0];
-      if (!hit) return false;
-      pickFace(node, hit.index);
-      return true;
-    },
-  };
+  });
   return widget;
 }
 
@@ -223,11 +237,12 @@ function showFaces(node, images) {
   if (!Array.isArray(images)) return;
   let widget = widgetOf(node, FACES_WIDGET);
   if (!widget) {
-    widget = addCanvasWidget(node, makeFacesWidget(node));
+    widget = makeFacesWidget(node);
     // the numbering and the chosen face follow these inputs
-    onWidgetsChanged(node, ["selection", "face_index"], redraw);
+    onWidgetsChanged(node, ["selection", "face_index"], () => widget.paint());
   }
   widget.value = { images: images.map((im) => ({ width: im.width, height: im.height, boxes: im.boxes || [] })) };
+  widget.paint();
   node[STATE_KEY] = { faces: widget.value.images };
   // wide enough for the list under the picture, whichever numbering 'selection' asks for
   const lines = ["index_by_size", "index_left_to_right"].flatMap((mode) => describe(widget.value.images, mode));
@@ -259,7 +274,7 @@ function makeReportWidget(node) {
     setValue: (v) => { el.value = v ?? ""; },
     getMinHeight: () => reportRows(el.value, node.size[0]) * REPORT_LINE_H + 12,
   });
-  widget.label = "report";
+  widget.label = t("report.label", "report");
   return widget;
 }
 
@@ -307,7 +322,7 @@ async function backfill(promptId, updated) {
         for (const [id, output] of Object.entries(entry.outputs ?? {})) {
           if (updated.has(String(id))) continue;
           const node = ourNode(id, classes[id]?.class_type);
-          if (node) applyOutput(node, output);
+          node?.onExecuted?.(output); // as if the "executed" message had come (every extension's handler)
         }
         return;
       }

@@ -23,6 +23,7 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { t } from "./instantid_i18n.js";
+import { addPanelStyle, el, panelButton } from "./panel.js";
 import { afterNodeRemoved, currentGraphData, frontendReplacesNodes, refreshGraphDrawing, isNodeTypeRegistered, loadSkipsMissingNodes, replaceGraphAsOneEdit,
   showMissingNodes, toast, withoutMissingNodesDialog, wrapGraphLoad } from "./frontend_adapter.js";
 
@@ -70,53 +71,23 @@ function cubiqTypesIn(graphData, onlyMissing) {
 
 // Top left, below the menu bar and right of the side bar: the frontend's toasts and its "issues found" notice
 // (1.58) appear at the top right of the graph, which the right side panel (1.58) moves towards the middle.
-function addStyle() {
-  if (document.getElementById(`${PANEL_ID}-style`)) return;
-  const style = document.createElement("style");
-  style.id = `${PANEL_ID}-style`;
-  style.textContent = `
-#${PANEL_ID} { position: fixed; top: 96px; left: 80px; z-index: 1000; width: 480px; max-width: calc(100vw - 100px);
-  max-height: calc(100vh - 140px);
-  display: flex; flex-direction: column; gap: 10px; padding: 14px 16px; box-sizing: border-box;
-  background: var(--comfy-menu-bg, #353535); color: var(--fg-color, #fff); font: 14px/1.45 sans-serif;
-  border: 1px solid var(--border-color, #4e4e4e); border-left: 4px solid #f0a020; border-radius: 8px;
-  box-shadow: 0 6px 24px rgba(0, 0, 0, 0.45); }
-#${PANEL_ID}.done { border-left-color: #3fb950; }
-#${PANEL_ID}.failed { border-left-color: #f85149; }
-#${PANEL_ID} .iid-title { font-weight: bold; font-size: 15px; }
+const PANEL_CSS = `
+#${PANEL_ID} { top: 96px; left: 80px; width: 480px; max-width: calc(100vw - 100px); max-height: calc(100vh - 140px);
+  gap: 10px; font: 14px/1.45 sans-serif; }
 #${PANEL_ID} p { margin: 0; }
 #${PANEL_ID} .iid-types { font-family: monospace; font-size: 13px; }
 #${PANEL_ID} .iid-notes { margin: 0; padding-left: 18px; overflow-y: auto; min-height: 0; font-size: 13px; }
 #${PANEL_ID} .iid-notes li { margin: 3px 0; }
 #${PANEL_ID} .iid-notes li.warning::marker { color: #f0a020; }
 #${PANEL_ID} .iid-notes h4 { margin: 8px 0 2px -18px; font-size: 13px; }
-#${PANEL_ID} .iid-buttons { display: flex; gap: 8px; justify-content: flex-end; flex-wrap: wrap; }
-#${PANEL_ID} button { cursor: pointer; padding: 6px 12px; border-radius: 6px; font: inherit;
-  border: 1px solid var(--border-color, #4e4e4e); background: var(--comfy-input-bg, #222);
-  color: var(--input-text, #ddd); }
-#${PANEL_ID} button.iid-primary { background: #2f6fde; border-color: #2f6fde; color: #fff; font-weight: bold; }
-#${PANEL_ID} button:disabled { opacity: 0.6; cursor: default; }`;
-  document.head.append(style);
-}
+#${PANEL_ID} .iid-buttons { flex-wrap: wrap; }`;
 
 function closePanel() {
   document.getElementById(PANEL_ID)?.remove();
 }
 
-function el(tag, props = {}, children = []) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-
-function button(label, action, primary = false) {
-  const b = el("button", { type: "button", textContent: label, className: primary ? "iid-primary" : "" });
-  b.dataset.action = action;
-  return b;
-}
-
 function showPanel(kind, children) {
-  addStyle();
+  addPanelStyle(PANEL_ID, "#f0a020", PANEL_CSS);
   closePanel();
   const panel = el("div", { id: PANEL_ID, className: kind }, children);
   panel.setAttribute("role", "region");
@@ -126,8 +97,8 @@ function showPanel(kind, children) {
 }
 
 function showOffer(cubiqTypes, missingNodeTypes) {
-  const convert = button(t("migrate.convert", "Convert to InstantID (precision-safe)"), "convert", true);
-  const keep = button(t("migrate.keep", "Keep as is"), "keep");
+  const convert = panelButton(t("migrate.convert", "Convert to InstantID (precision-safe)"), "convert", true);
+  const keep = panelButton(t("migrate.keep", "Keep as is"), "keep");
   showPanel("offer", [
     el("div", { className: "iid-title", textContent: t("migrate.offerTitle",
         "InstantID: cubiq nodes in this workflow") }),
@@ -160,7 +131,7 @@ function showReport(answer) {
       list.append(el("li", { className: level, textContent: where + n.message }));
     }
   }
-  const close = button(t("migrate.close", "Close"), "close", true);
+  const close = panelButton(t("migrate.close", "Close"), "close", true);
   showPanel("done", [
     el("div", { className: "iid-title", textContent: t("migrate.doneTitle",
         "Converted to InstantID (precision-safe)") }),
@@ -173,7 +144,7 @@ function showReport(answer) {
 }
 
 function showFailure(message) {
-  const close = button(t("migrate.close", "Close"), "close");
+  const close = panelButton(t("migrate.close", "Close"), "close");
   showPanel("failed", [
     el("div", { className: "iid-title", textContent: t("migrate.failedTitle", "The conversion did not happen") }),
     el("p", { textContent: message }),

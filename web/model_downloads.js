@@ -20,6 +20,7 @@ import { app } from "../../scripts/app.js";
 import { activeGraph, addButtonWidget, toast } from "./frontend_adapter.js";
 import { api } from "../../scripts/api.js";
 import { t } from "./instantid_i18n.js";
+import { addPanelStyle, el } from "./panel.js";
 
 const BASE = "/instantid_precision/models";
 const PANEL_ID = "instantid-models-panel";
@@ -30,14 +31,6 @@ const LOADERS = { adapter: ["InstantIDPrecision_ModelLoader", "instantid_file"],
 const FACE_NODES = new Set(["InstantIDPrecision_FaceAnalysisLoader"]);
 // compact: the one-line notice a workflow load opens (the canvas stays free); "Show" opens the full panel
 const state = { poll: null, dismissed: new Set(), wantSdxl: false, offered: null, compact: false };
-
-function el(tag, props = {}, children = []) {
-  const { dataset, ...rest } = props; // dataset is read-only on elements: copy its entries
-  const node = Object.assign(document.createElement(tag), rest);
-  Object.assign(node.dataset, dataset ?? {});
-  node.append(...children.filter((c) => c != null));
-  return node;
-}
 
 // the server's per-file states (instantid_core/files/download_job.py, downloader.py), in the user's language
 const STATUS_TEXT = {
@@ -57,18 +50,11 @@ function mb(bytes) {
   return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
-function addStyle() {
-  if (document.getElementById(`${PANEL_ID}-style`)) return;
-  const style = el("style", { id: `${PANEL_ID}-style` });
-  style.textContent = `
-#${PANEL_ID} { position: fixed; right: 16px; bottom: 16px; z-index: 1000; width: min(680px, calc(100vw - 32px)); max-height: calc(100vh - 120px);
-  display: flex; flex-direction: column; gap: 8px; padding: 14px 16px; box-sizing: border-box;
-  background: var(--comfy-menu-bg, #353535); color: var(--fg-color, #fff); font: 13px/1.4 sans-serif;
-  border: 1px solid var(--border-color, #4e4e4e); border-left: 4px solid #2f6fde; border-radius: 8px;
-  box-shadow: 0 6px 24px rgba(0, 0, 0, 0.45); }
+// Bottom right, out of the way of the graph; as a one-line notice ("iid-notice") until the user opens it.
+const PANEL_CSS = `
+#${PANEL_ID} { right: 16px; bottom: 16px; width: min(680px, calc(100vw - 32px)); max-height: calc(100vh - 120px);
+  gap: 8px; font: 13px/1.4 sans-serif; }
 #${PANEL_ID}.iid-notice { width: auto; flex-direction: row; align-items: center; padding: 8px 10px; }
-#${PANEL_ID}.done { border-left-color: #3fb950; } #${PANEL_ID}.failed { border-left-color: #f85149; }
-#${PANEL_ID} .iid-title { font-weight: bold; font-size: 15px; }
 #${PANEL_ID} table { border-collapse: collapse; width: 100%; }
 #${PANEL_ID} td { padding: 2px 4px; vertical-align: middle; }
 #${PANEL_ID} td.iid-size { text-align: right; white-space: nowrap; font-family: monospace; }
@@ -80,14 +66,8 @@ function addStyle() {
 #${PANEL_ID} td.iid-status { white-space: nowrap; }
 #${PANEL_ID} pre { margin: 0; max-height: 220px; overflow: auto; white-space: pre-wrap; font-size: 11px;
   background: var(--comfy-input-bg, #222); padding: 6px; border-radius: 4px; }
-#${PANEL_ID} .iid-buttons { display: flex; gap: 8px; justify-content: flex-end; align-items: center; }
-#${PANEL_ID} .iid-buttons label { margin-right: auto; }
-#${PANEL_ID} button { cursor: pointer; padding: 6px 12px; border-radius: 6px; font: inherit;
-  border: 1px solid var(--border-color, #4e4e4e); background: var(--comfy-input-bg, #222); color: var(--input-text, #ddd); }
-#${PANEL_ID} button.iid-primary { background: #2f6fde; border-color: #2f6fde; color: #fff; font-weight: bold; }
-#${PANEL_ID} button:disabled { opacity: 0.6; cursor: default; }`;
-  document.head.append(style);
-}
+#${PANEL_ID} .iid-buttons { align-items: center; }
+#${PANEL_ID} .iid-buttons label { margin-right: auto; }`;
 
 async function call(path, body) {
   const response = await api.fetchApi(BASE + path, body === undefined ? {} :
@@ -151,7 +131,7 @@ function closePanel() {
 }
 
 function render(status) {
-  addStyle();
+  addPanelStyle(PANEL_ID, "#2f6fde", PANEL_CSS);
   let panel = document.getElementById(PANEL_ID);
   if (!panel) {
     panel = el("div", { id: PANEL_ID, role: "region" }); // not modal: the canvas stays usable

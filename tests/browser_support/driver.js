@@ -193,30 +193,16 @@
     return s;
   }
 
-  function toScreen(node, x, y) {
-    const canvas = app().canvas;
-    const ds = canvas.ds;
-    const r = canvas.canvas.getBoundingClientRect();
-    return [r.left + (node.pos[0] + x + ds.offset[0]) * ds.scale, r.top + (node.pos[1] + y + ds.offset[1]) * ds.scale];
-  }
-
-  // The face boxes the faces widget drew last (its hit rectangles), in page coordinates. Classic: node-local
-  // canvas coordinates; Nodes 2.0: coordinates on the widget's own canvas element.
+  // The face boxes the faces widget drew last (its hit rectangles), in page coordinates. The widget draws in a
+  // <canvas> of its own (a DOM widget), in that canvas's CSS pixels, scaled with the graph's zoom in classic mode.
   function faceBoxes(id, widgetName) {
     const node = nodeById(id);
     const w = node.widgets.find((x) => x.name === widgetName);
-    const own = nodeElement(id, widgetName)?.querySelector("canvas");
-    if (own) {
-      const r = own.getBoundingClientRect();
-      const k = r.width / own.offsetWidth;
-      return (w.hits || []).map((h) => ({ index: h.index, x: r.left + h.x * k, y: r.top + h.y * k, width: h.w * k,
-        height: h.h * k }));
-    }
-    const s = app().canvas.ds.scale;
-    return (w.hits || []).map((h) => {
-      const [x, y] = toScreen(node, h.x, h.y);
-      return { index: h.index, x, y, width: h.w * s, height: h.h * s };
-    });
+    const own = w.element?.querySelector?.("canvas");
+    const r = own.getBoundingClientRect();
+    const k = r.width / own.offsetWidth;
+    return (w.hits || []).map((h) => ({ index: h.index, x: r.left + h.x * k, y: r.top + h.y * k, width: h.w * k,
+      height: h.h * k }));
   }
 
   // The report text boxes of a node (DOM): value, visibility and page rectangle.
