@@ -67,8 +67,8 @@ class InstantIDManualKeypoints(InstantIDNode):
             "points": ("STRING", {"default": "", "multiline": False, "tooltip":
                        "Used when preset is 'custom': five [x, y] pairs (left eye, right eye, nose, left and "
                        "right mouth corner) as fractions of width and height, written by the editor. Several "
-                       "faces: a list with one entry per face, each five pairs or a preset placed with "
-                       "{\"preset\", \"center\", \"scale\", \"rotate\"}. Empty: the first face of 'faces'."}),
+                       "faces: a list with one entry per face, each five pairs or a preset placed on the picture "
+                       "(keys preset, center, scale, rotate). Empty: the first face of 'faces'."}),
             "width": ("INT", {"default": 1024, "min": 64, "max": 8192, "step": 8, "tooltip":
                       "Width of the keypoint image: use the generation width (the latent's)."}),
             "height": ("INT", {"default": 1024, "min": 64, "max": 8192, "step": 8, "tooltip":
