@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from runner import core_execution
+from . import core_execution
 
 Listener = Callable[[str, dict], None]
 

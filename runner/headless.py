@@ -19,13 +19,13 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from instantid_core.errors import CubiqMigrationError
-from instantid_core.workflow_formats.cubiq_workflows import migrate_workflow, migration_report_text, needs_migration
-from instantid_core.workflow_formats.widget_specs import node_definition
-from runner.executor import PromptError, PromptRunner
-from runner.model_choice import choose_models, doctor_report, missing_inputs
-from runner import scoring
-from runner.workflow_format import ui_to_api
+from ..instantid_core.errors import CubiqMigrationError
+from ..instantid_core.workflow_formats.cubiq_workflows import migrate_workflow, migration_report_text, needs_migration
+from ..instantid_core.workflow_formats.widget_specs import node_definition
+from .executor import PromptError, PromptRunner
+from .model_choice import choose_models, doctor_report, missing_inputs
+from . import scoring
+from .workflow_format import ui_to_api
 
 FACE_KEYPOINTS = "InstantIDPrecision_FaceKeypoints"
 MANUAL_KEYPOINTS = "InstantIDPrecision_ManualKeypoints"
@@ -122,8 +122,8 @@ class Staging:
     def add_identity(self, path: str) -> str:
         """A saved identity (.safetensors), checked, then copied into the identities folder for Load Identity."""
         import folder_paths
-        from instantid_core.errors import IdentityFileError
-        from instantid_core.files.identity_file import load_identity
+        from ..instantid_core.errors import IdentityFileError
+        from ..instantid_core.files.identity_file import load_identity
 
         src = Path(path)
         try:

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from runner.batch.inputs import staged_bytes
-from runner.batch.manifest import IDENTITY_SUFFIX, Job
-from runner.batch.prompts import Outcome, Stager, build_prompt, score_from_outputs
+from .inputs import staged_bytes
+from .manifest import IDENTITY_SUFFIX, Job
+from .prompts import Outcome, Stager, build_prompt, score_from_outputs
 
 Progress = Callable[[int, int], None]
 
@@ -21,8 +21,8 @@ class ComfyWorker:
 
     def __init__(self, workflow: dict, workflow_name: str, options: dict, say: Callable[[str], None] = print,
                  name: str = "local"):
-        from runner.executor import PromptRunner
-        from runner.headless import node_definitions, workflow_to_api
+        from ..executor import PromptRunner
+        from ..headless import node_definitions, workflow_to_api
 
         self.base = workflow_to_api(workflow, node_definitions(), say, workflow_name)
         self.options = options
@@ -39,7 +39,7 @@ class ComfyWorker:
 
     def _put(self, read: Callable[[str], bytes]):
         import folder_paths
-        from runner.headless import RunnerError
+        from ..headless import RunnerError
 
         def put(name: str, path: str) -> None:
             if name.endswith(IDENTITY_SUFFIX):  # a saved identity: where Load Identity looks
@@ -70,8 +70,8 @@ class ComfyWorker:
         self.staged.clear()
 
     def run(self, job: Job, read: Callable[[str], bytes] = staged_bytes) -> Outcome:
-        from runner.executor import PromptError
-        from runner.headless import RunnerError, preflight, saved_images
+        from ..executor import PromptError
+        from ..headless import RunnerError, preflight, saved_images
 
         start = time.perf_counter()
         try:
@@ -108,7 +108,7 @@ class LocalExecutor:
         self.boot, self.workflow, self.workflow_name, self.options, self.say = boot, workflow, workflow_name, options, say
 
     def run(self, jobs: List[Job], sink) -> None:
-        from runner.headless import RunnerError
+        from ..headless import RunnerError
 
         self.boot()
         try:

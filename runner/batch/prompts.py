@@ -8,8 +8,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional
 
-from runner.batch.manifest import Job
-from runner.headless import apply_overrides
+from .manifest import Job
+from ..headless import apply_overrides
 
 OPTION_KEYS = ("checkpoint", "controlnet", "adapter", "steps", "width", "height", "sets")
 
@@ -70,8 +70,8 @@ def score_from_outputs(outputs: dict) -> Optional[float]:
 
 def required_node_types(workflow: dict) -> List[str]:
     """The node classes a workflow (UI or API format) needs from the server."""
-    from runner.headless import is_api_prompt
-    from runner.workflow_format import VIRTUAL
+    from ..headless import is_api_prompt
+    from ..workflow_format import VIRTUAL
     if is_api_prompt(workflow):
         return sorted({n["class_type"] for n in workflow.values()})
     return sorted({n.get("type") for n in workflow.get("nodes", []) if n.get("type") not in VIRTUAL

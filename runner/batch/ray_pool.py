@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from runner.batch.inputs import staged_bytes
-from runner.batch.manifest import Job
-from runner.batch.prompts import Outcome
+from .inputs import staged_bytes
+from .manifest import Job
+from .prompts import Outcome
 
 PACK = Path(__file__).resolve().parents[2]
 
@@ -28,8 +28,8 @@ class ComfyActor:
                  options: dict, threads: Optional[int] = None):
         if str(PACK) not in sys.path:
             sys.path.append(str(PACK))
-        from runner.boot import boot_comfy, loaded_pack
-        from runner.comfy_location import find_comfyui
+        from ..boot import boot_comfy, loaded_pack
+        from ..comfy_location import find_comfyui
         root = find_comfyui(PACK, comfy_root)
         if root is None:
             raise RuntimeError(f"ComfyUI not found on this Ray node ({os.uname().nodename}): set COMFYUI_PATH there")
@@ -38,7 +38,7 @@ class ComfyActor:
             torch.set_num_threads(threads)
         boot_comfy(root, comfy_args, custom_nodes=True)
         loaded_pack(PACK)
-        from runner.batch.local import ComfyWorker
+        from .local import ComfyWorker
         self.worker = ComfyWorker(workflow, workflow_name, options, say=lambda _l: None,
                                   name=f"ray:{os.uname().nodename}:{os.getpid()}")
 
