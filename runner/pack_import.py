@@ -48,6 +48,16 @@ def register_pack(pack=PACK) -> str:
     return name
 
 
+def process_setup(pack=PACK):
+    """A function of no arguments that registers the pack in another process (Ray's worker_process_setup_hook):
+    pickled by value, as nothing of the pack can be imported there before it has run."""
+    folder = str(Path(pack).resolve())
+
+    def register_instantid_pack():
+        register_pack(folder)
+    return register_instantid_pack
+
+
 class _SameModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Imports of ``alias.*`` (and of ``alias`` itself unless ``submodules_only``) give the modules of
     ``target.*`` (``target``) themselves."""

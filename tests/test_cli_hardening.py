@@ -114,7 +114,8 @@ def test_download_into_a_models_folder_whose_kind_folder_is_a_file(capsys, tmp_p
 
 CHILD = """
     import functools, json, sys
-    sys.path[:0] = [{root!r}]
+    sys.path[:0] = [{root!r} + "/tests"]
+    import instantid_testkit  # the pack as ComfyUI names it; instantid_core and runner name its modules
     from argparse import Namespace
     from instantid_core.files.model_catalog import ModelFile
     from runner import cli

@@ -219,7 +219,8 @@ def _run_child(code: str, env: dict) -> subprocess.CompletedProcess:
 
 CHILD = """
     import json, sys
-    sys.path[:0] = [{root!r}, {tests!r}]
+    sys.path[:0] = [{tests!r}]
+    import instantid_testkit  # the pack as ComfyUI names it; instantid_core and runner name its modules
     from instantid_core.files.model_catalog import ModelFile
     from runner.download import DownloadError, download, folders_from_models_dir
     rec = ModelFile(**json.loads({rec!r}))
@@ -313,7 +314,8 @@ def test_folders_from_folder_paths_follows_extra_model_paths(tmp_path):
     """))
     code = f"""
         import json, sys
-        sys.path[:0] = [{str(comfy)!r}, {str(ROOT)!r}]
+        sys.path[:0] = [{str(comfy)!r}, {str(ROOT / "tests")!r}]
+        import instantid_testkit  # the pack as ComfyUI names it; runner names its runner
         import folder_paths, utils.extra_config
         from runner.download import folders_from_folder_paths, search_folders_from_folder_paths
         as_text = lambda folders: {{k: str(v) for k, v in folders.items()}}

@@ -57,8 +57,6 @@ def requirement_lines(path=ROOT / "requirements.txt"):
 
 
 def test_registry_models_match_the_catalog():
-    import sys
-    sys.path.insert(0, str(ROOT))
     from instantid_core.files.model_catalog import files_for
     models = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["comfy"]["Models"]
     assert models == [{"location": f"/{f.folder_kind}/{f.target}", "model_url": f.url} for f in files_for()]

@@ -10,7 +10,6 @@ folder; every node needs ComfyUI and this pack (at --comfyui / $COMFYUI_PATH / t
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -26,8 +25,6 @@ class ComfyActor:
 
     def __init__(self, comfy_root: Optional[str], comfy_args: List[str], workflow: dict, workflow_name: str,
                  options: dict, threads: Optional[int] = None):
-        if str(PACK) not in sys.path:
-            sys.path.append(str(PACK))
         from ..boot import boot_comfy, loaded_pack
         from ..comfy_location import find_comfyui
         root = find_comfyui(PACK, comfy_root)
@@ -76,6 +73,16 @@ def _item(job: Job) -> dict:
             "file_bytes": [staged_bytes(p) for p in paths]}
 
 
+def runtime_env(env_vars: Optional[dict] = None) -> dict:
+    """The Ray runtime_env a cluster needs for this pack: its workers register the pack under the name ComfyUI
+    gives it (runner/pack_import.py) before they unpickle ComfyActor, whose module has that name."""
+    from ray import cloudpickle
+
+    from .. import pack_import
+    cloudpickle.register_pickle_by_value(pack_import)  # the pack cannot be imported on a worker before the hook
+    return {"worker_process_setup_hook": pack_import.process_setup(PACK), "env_vars": dict(env_vars or {})}
+
+
 class RayExecutor:
     name = "ray"
 
@@ -95,8 +102,7 @@ class RayExecutor:
         import ray
 
         if not ray.is_initialized():
-            env = {"env_vars": {"PYTHONPATH": str(PACK)}}  # actors import this module by name
-            ray.init(address=self.address, runtime_env=env, **self.init_kwargs)
+            ray.init(address=self.address, runtime_env=runtime_env(), **self.init_kwargs)
         gpus = self.gpus if self.gpus is not None else (1.0 if ray.cluster_resources().get("GPU", 0) else 0.0)
         actors = self.actors or max(1, int(ray.cluster_resources().get("GPU", 0) // gpus) if gpus else 1)
         items = [_item(j) for j in jobs]
