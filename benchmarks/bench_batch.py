@@ -4,7 +4,7 @@ Same rows (2 people x 3 prompts, tiny models, 64x64, 2 steps, --cpu) in one run:
   A. `python <pack> batch manifest.csv` in one process: ComfyUI boots once, models load once, a person's face
      analysis and projection stay cached across their rows;
   B. `python <pack> run … ` once per row, each in its own process (a shell loop over the rows);
-  C. `headless.run_workflow` once per row in one process (a fresh executor per row: no cache between rows);
+  C. `run_command.run_workflow` once per row in one process (a fresh executor per row: no cache between rows);
   D. Ray (local cluster) with 1 actor, then 2 actors (1 torch thread each), the same rows.
 Prints per-image seconds (wall, and CPU time of the child processes for A and B: on a shared machine the wall
 clock moves with everyone else's load, CPU time much less), the ratio A/B (and A/C), and the D speed-up, with the
@@ -113,12 +113,12 @@ import _common  # the pack, as ComfyUI names it
 from runner.boot import boot_comfy, loaded_pack
 boot_comfy({os.environ['COMFYUI_PATH']!r}, ["--cpu", "--base-directory", {str(base)!r}], custom_nodes=True)
 loaded_pack({str(ROOT)!r})
-from runner import headless
+from runner import run_command
 from pathlib import Path
 rows = list(csv.DictReader(open({str(manifest)!r})))
 t = time.perf_counter()
 for i, r in enumerate(rows):
-    headless.run_workflow(Path({str(WORKFLOW)!r}), out=Path({str(tmp)!r}) / f"inproc_{{i}}.png", verbose=False,
+    run_command.run_workflow(Path({str(WORKFLOW)!r}), out=Path({str(tmp)!r}) / f"inproc_{{i}}.png", verbose=False,
                           faces=[str(Path({str(manifest.parent)!r}) / r["face"])], prompt=r["prompt"],
                           seed=int(r["seed"]), width=64, height=64, steps=2, **{TINY!r})
 print("SECONDS", time.perf_counter() - t)

@@ -135,16 +135,17 @@ def _batch(opts, comfy_root) -> int:
 
 
 def _run(opts) -> int:
-    from . import headless
+    from .run_command import run_workflow
+    from .workflow_prompt import RunnerError
     path = Path(opts.workflow) if Path(opts.workflow).exists() else PACK / opts.workflow
     signal.signal(signal.SIGTERM, _interrupt)  # a terminated run cleans up like Ctrl-C (staged photos)
     try:
-        written = headless.run_workflow(path, out=Path(opts.out), faces=opts.face, pose=opts.pose,
-                                        target=opts.target, prompt=opts.prompt, negative=opts.negative, checkpoint=opts.checkpoint,
-                                        controlnet=opts.controlnet, adapter=opts.adapter, width=opts.width,
-                                        height=opts.height, steps=opts.steps, seed=opts.seed, sets=opts.set,
-                                        score=opts.score)
-    except headless.RunnerError as exc:
+        written = run_workflow(path, out=Path(opts.out), faces=opts.face, pose=opts.pose,
+                               target=opts.target, prompt=opts.prompt, negative=opts.negative, checkpoint=opts.checkpoint,
+                               controlnet=opts.controlnet, adapter=opts.adapter, width=opts.width,
+                               height=opts.height, steps=opts.steps, seed=opts.seed, sets=opts.set,
+                               score=opts.score)
+    except RunnerError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -162,15 +163,15 @@ def _interrupt(signum, frame):
 
 
 def _doctor(opts) -> int:
-    from . import headless
     from .model_choice import doctor_report
     from .workflow_format import ui_to_api
+    from .workflow_prompt import RunnerError, load_workflow, node_definitions
     api = None
     if opts.workflow:
-        definitions = headless.node_definitions()
+        definitions = node_definitions()
         try:
-            workflow = headless.load_workflow(Path(opts.workflow), definitions)
-        except headless.RunnerError as exc:
+            workflow = load_workflow(Path(opts.workflow), definitions)
+        except RunnerError as exc:
             print(str(exc), file=sys.stderr)
             return 2
         api = ui_to_api(workflow, {k: d["input"] for k, d in definitions.items()})
@@ -214,7 +215,7 @@ def _download(download, opts, folders, search=None) -> int:
 
 def _migrate(opts) -> int:
     from ..instantid_core.workflow_formats.cubiq_workflows import migrate_workflow, migration_report_text
-    from .headless import node_definitions
+    from .workflow_prompt import node_definitions
     from ..instantid_core.errors import CubiqMigrationError
     try:
         source = json.loads(Path(opts.source).read_text())

@@ -140,7 +140,7 @@ def test_cross_product_and_slugs(tmp_path):
 
 
 def test_an_api_format_workflow_is_taken_as_it_is():
-    from runner.headless import RunnerError, is_api_prompt, workflow_to_api
+    from runner.workflow_prompt import RunnerError, is_api_prompt, workflow_to_api
     api = {"1": {"class_type": "KSampler", "inputs": {"seed": 1}}, 2: {"class_type": "SaveImage", "inputs": {}}}
     assert is_api_prompt(api) and workflow_to_api(api, {}) == {"1": api["1"], "2": api[2]}
     with pytest.raises(RunnerError, match="neither a UI-format workflow"):

@@ -19,7 +19,8 @@ from hub_server import HubServer
 from instantid_core.files.model_catalog import ADAPTER, ModelFile, pack_folder_for_command
 from runner import cli
 from runner.arg_checks import join_comfy_args
-from runner.headless import MAX_PHOTO_BYTES, RunnerError, decoded_png, console_listener, printable
+from runner.run_command import console_listener, printable
+from runner.workflow_prompt import MAX_PHOTO_BYTES, RunnerError, decoded_png
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,7 +89,7 @@ def test_a_face_that_is_a_pipe_or_an_unusable_path_is_named_so(no_boot, capsys, 
 
 def test_a_workflow_nested_too_deeply_is_refused_in_words(capsys, tmp_path):
     from argparse import Namespace
-    from runner.headless import load_workflow
+    from runner.workflow_prompt import load_workflow
     deep = tmp_path / "deep.json"
     deep.write_text('{"nodes": ' + "[" * 10_000 + "]" * 10_000 + "}")
     assert cli._migrate(Namespace(source=str(deep), target=str(tmp_path / "out.json"))) == 2

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from .manifest import IDENTITY_SUFFIX, BadRow, Job, Row
-from ..headless import RunnerError, decoded_png, staged_name
+from ..workflow_prompt import RunnerError, decoded_png, staged_name
 
 KEY_VERSION = 1
 
