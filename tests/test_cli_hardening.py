@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hub_server import HubServer
+from instantid_testkit.hub_server import HubServer
 from instantid_core.files.model_catalog import ADAPTER, ModelFile, pack_folder_for_command
 from runner import cli
 from runner.arg_checks import join_comfy_args

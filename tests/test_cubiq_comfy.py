@@ -1,6 +1,6 @@
 """cubiq's five InstantID example workflows against a real ComfyUI, in-process.
 
-The examples are generated in cubiq's format by tests/cubiq_examples.py (cubiq's files are never committed). Each
+The examples are generated in cubiq's format by tests/instantid_testkit/cubiq_examples.py (cubiq's files are never committed). Each
 is converted with ComfyUI's live node definitions and checked field by field against its source (weights,
 start/end, every link into and out of cubiq's nodes, untouched neighbours), validated by ComfyUI's own
 validate_prompt, and run headless by the runner on the tiny test models (the runner converts the cubiq file on
@@ -10,7 +10,7 @@ Besides InstantID the examples use other packs' nodes. IPAdapter_plus is the rea
 $INSTANTID_THIRD_PARTY, with a tiny IPAdapter file and a tiny CLIP vision model made here (ComfyUI only recognises
 CLIP vision files of the published sizes, so this module teaches its loader one tiny configuration, for the
 IPAdapter example only). ComfyUI_essentials and comfyui_controlnet_aux have no snapshot here: their three nodes are
-test stand-ins (tests/cubiq_stand_ins.py), so those examples are validated and run with them."""
+test stand-ins (tests/instantid_testkit/cubiq_stand_ins.py), so those examples are validated and run with them."""
 import asyncio
 import json
 import os
@@ -24,8 +24,8 @@ import torch
 from PIL import Image
 
 from instantid_testkit import comfy_support as cs
-import cubiq_examples as ex
-import third_party
+from instantid_testkit import cubiq_examples as ex
+from instantid_testkit import third_party
 from instantid_testkit.comfy_env import ROOT, comfy_env, face_photo
 from instantid_core.workflow_formats.cubiq_workflows import (APPLY, CUBIQ_NODE_TYPES, FACE_DETECT, PROJECTION, SET_MASK,
                                             migrate_workflow)
@@ -109,7 +109,7 @@ def tiny_clip_vision_loader(config_path: Path):
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     env = comfy_env(tmp_path_factory.mktemp("comfy_cubiq"))
-    assert cs.load_custom_node(str(ROOT / "tests" / "cubiq_stand_ins.py")), "the stand-in nodes did not load"
+    assert cs.load_custom_node(str(ROOT / "tests" / "instantid_testkit" / "cubiq_stand_ins.py")), "the stand-in nodes did not load"
     import folder_paths
     from PIL import Image
     for name, face in PHOTOS.items():  # PNG data under cubiq's names: PIL reads the content, not the suffix

@@ -1,4 +1,4 @@
-"""The `download` command's machinery against a local hub (tests/hub_server.py): layout, skip, resume, checksum,
+"""The `download` command's machinery against a local hub (tests/instantid_testkit/hub_server.py): layout, skip, resume, checksum,
 no network, tokens, the Hugging Face cache, folder_paths; and the real catalog's facts."""
 import hashlib
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_server import HubServer
+from instantid_testkit.hub_server import HubServer
 from instantid_testkit.tiny_catalog import REV_A, REV_B, Tiny, blob, chunk_size, record  # noqa: F401
 from instantid_testkit.comfy_env import HOW_TO_GET_COMFYUI
 from instantid_core.files.model_catalog import (ADAPTER, ALL_GROUPS, ANTELOPEV2, CATALOG, FOLDER_KINDS, GROUPS,

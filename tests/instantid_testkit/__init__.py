@@ -1,6 +1,10 @@
 """Test fixtures shared by the tests, the benchmarks and scripts/build_workflows.py: adapters in the exact on-disk
 layout (adapter_fixtures), tiny ONNX face models (fixtures_onnx), a tiny SDXL-architecture ComfyUI model and
 ControlNet (comfy_support), one booted ComfyUI with all of them in place (comfy_env), and API prompts (prompts).
+The tests' other helpers live here too: reference math in float64 (reference_math), the pack's nodes called
+directly (direct_nodes), a local Hugging Face hub (hub_server, with tiny_catalog), cubiq's example workflows
+(cubiq_examples) and the third-party packs (third_party); custom node files ComfyUI loads in a test
+(cubiq_stand_ins.py, chaining_stand_in.py) and the precision matrix's child process (matrix_child.py).
 
 The tests import it with tests/ on sys.path (tests/conftest.py); benchmarks and scripts load it by name from its
 folder (``benchmarks/_common.py``, ``scripts/_bootstrap.py``). Importing it registers the pack the way ComfyUI
