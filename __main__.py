@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 PACK = Path(__file__).resolve().parent
-# Python put this folder first on sys.path, where its nodes/ would shadow ComfyUI's `nodes` module
+# Python put this folder first on the import path, where its nodes/ would shadow ComfyUI's `nodes` module
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != PACK]
 _spec = importlib.util.spec_from_file_location("instantid_pack_import", PACK / "runner" / "pack_import.py")
 pack_import = importlib.util.module_from_spec(_spec)

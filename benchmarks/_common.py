@@ -1,8 +1,8 @@
 """Shared set-up for the benchmarks, imported first by each (`import _common`), and by the code their child
-processes run (started in this folder, which `python -c` puts on sys.path): the pack registered as the package
+processes run (started in this folder, where `python -c` finds it): the pack registered as the package
 ComfyUI makes of it, with ``instantid_core`` and ``runner`` naming its modules, and the test fixtures importable as
 ``instantid_testkit`` (runner/pack_import.py). Neither the pack folder (its nodes/ would shadow ComfyUI's `nodes`)
-nor tests/ goes on sys.path. Also: real-size random adapters, ComfyUI booted or a skip line, this process's RSS.
+nor tests/ goes on the import path. Also: real-size random adapters, ComfyUI booted or a skip line, this process's RSS.
 """
 from __future__ import annotations
 

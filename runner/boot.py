@@ -41,7 +41,7 @@ def boot_comfy(comfy_root, comfy_args: Sequence[str] = ("--cpu",), custom_nodes:
             sys.argv = saved
     import folder_paths
     # ComfyUI's root package `utils` must be imported before `nodes`: nodes.py puts <ComfyUI>/comfy first on
-    # sys.path, after which a bare `import utils` would find comfy/utils.py (main.py has the same order)
+    # the import path, after which a bare `import utils` would find comfy/utils.py (main.py has the same order)
     import utils.extra_config
     main_yaml = Path(root) / "extra_model_paths.yaml"
     configs = ([str(main_yaml)] if main_yaml.is_file() else []) + \
@@ -81,8 +81,8 @@ def loaded_pack(pack_dir):
 
     def find():
         # the package ComfyUI ran (the command line registers it earlier without running it: runner/pack_import.py)
-        return next((m for m in list(sys.modules.values()) if hasattr(m, "NODE_CLASS_MAPPINGS")
-                     and Path(getattr(m, "__file__", "") or "").resolve() == init), None)
+        return next((m for m in list(sys.modules.values()) if Path(getattr(m, "__file__", "") or "").resolve() == init
+                     and "NODE_CLASS_MAPPINGS" in vars(m)), None)
 
     module = find()
     if module is None:

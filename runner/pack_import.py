@@ -7,7 +7,7 @@ module of it is imported: the package only, since its __init__ needs a booted Co
 folder it makes a new package object under that name, and its relative imports find the submodules already
 imported in sys.modules: each file of the pack is one module object per process.
 
-The pack folder itself never goes on sys.path (its nodes/ would shadow ComfyUI's top-level `nodes` module).
+The pack folder itself never goes on the import path (its nodes/ would shadow ComfyUI's top-level `nodes` module).
 Test, script and benchmark files may name the core and the runner as the top-level ``instantid_core`` and
 ``runner``: ``expose_top_level`` makes those names aliases of the package's own modules, not copies.
 
@@ -108,7 +108,7 @@ def expose_top_level(pack=PACK, names=TOP_LEVEL_NAMES) -> str:
 
 
 def expose_folder(name: str, folder) -> ModuleType:
-    """Import the package in ``folder`` under the top-level ``name`` (a folder that is not on sys.path, such as
+    """Import the package in ``folder`` under the top-level ``name`` (a folder off the import path, such as
     tests/instantid_testkit, whose parent must stay off it)."""
     if name not in sys.modules:
         folder = Path(folder).resolve()

@@ -1,7 +1,7 @@
 """Imported first by every script in this folder (`import _bootstrap`): the pack registered as the package ComfyUI
 makes of it, with ``instantid_core`` and ``runner`` naming its modules, and the test helpers the scripts reuse
 importable as ``instantid_testkit`` and ``browser_support`` (runner/pack_import.py). Neither the pack folder (its
-nodes/ would shadow ComfyUI's `nodes`) nor tests/ goes on sys.path."""
+nodes/ would shadow ComfyUI's `nodes`) nor tests/ goes on the import path."""
 import importlib.util
 import sys
 from pathlib import Path
