@@ -1,8 +1,8 @@
-"""Shared set-up for the benchmarks: the pack and its test fixtures importable, and real-size random adapters.
-
-The pack folder goes LAST on sys.path (ComfyUI's own `nodes` module must win over the pack's `nodes/`); the shared
-fixtures are loaded as the named package ``instantid_testkit`` from tests/instantid_testkit, so tests/ itself never
-goes on sys.path.
+"""Shared set-up for the benchmarks, imported first by each (`import _common`), and by the code their child
+processes run (started in this folder, where `python -c` finds it): the pack registered as the package
+ComfyUI makes of it, with ``instantid_core`` and ``runner`` naming its modules, and the test fixtures importable as
+``instantid_testkit`` (runner/pack_import.py). Neither the pack folder (its nodes/ would shadow ComfyUI's `nodes`)
+nor tests/ goes on the import path. Also: real-size random adapters, ComfyUI booted or a skip line, this process's RSS.
 """
 from __future__ import annotations
 
@@ -11,21 +11,22 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
+BENCHMARKS = ROOT / "benchmarks"  # the working folder of the child processes, so that they can `import _common`
 
 
-def _load_testkit():
-    if "instantid_testkit" not in sys.modules:
-        folder = ROOT / "tests" / "instantid_testkit"
-        spec = importlib.util.spec_from_file_location("instantid_testkit", folder / "__init__.py",
-                                                      submodule_search_locations=[str(folder)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["instantid_testkit"] = module
-        spec.loader.exec_module(module)
+def _pack_import():
+    """runner/pack_import.py, which runs before the pack is a package (so it is loaded from its file)."""
+    name = "instantid_pack_import"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "runner" / "pack_import.py")
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
-_load_testkit()
+pack_import = _pack_import()
+PACKAGE = pack_import.expose_top_level(ROOT)
+pack_import.expose_folder("instantid_testkit", ROOT / "tests" / "instantid_testkit")
 
 from instantid_testkit.adapter_fixtures import REAL, SDXL_HIDDEN, adapter_state  # noqa: E402
 

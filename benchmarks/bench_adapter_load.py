@@ -23,7 +23,7 @@ from _common import real_size_state
 
 PRELUDE = r"""
 import sys, time
-sys.path.insert(0, {root!r})
+import _common  # the pack, as ComfyUI names it
 import torch
 torch.set_num_threads(2)
 def rss():
@@ -73,7 +73,8 @@ print(before, peak)
 
 def _child(template, path, eager=False):
     code = template.format(root=str(_common.ROOT), path=str(path), eager=eager)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=_common.BENCHMARKS).stdout
     return [float(x) for x in out.split()]
 
 

@@ -4,7 +4,7 @@ Same rows (2 people x 3 prompts, tiny models, 64x64, 2 steps, --cpu) in one run:
   A. `python <pack> batch manifest.csv` in one process: ComfyUI boots once, models load once, a person's face
      analysis and projection stay cached across their rows;
   B. `python <pack> run … ` once per row, each in its own process (a shell loop over the rows);
-  C. `headless.run_workflow` once per row in one process (a fresh executor per row: no cache between rows);
+  C. `run_command.run_workflow` once per row in one process (a fresh executor per row: no cache between rows);
   D. Ray (local cluster) with 1 actor, then 2 actors (1 torch thread each), the same rows.
 Prints per-image seconds (wall, and CPU time of the child processes for A and B: on a shared machine the wall
 clock moves with everyone else's load, CPU time much less), the ratio A/B (and A/C), and the D speed-up, with the
@@ -38,7 +38,7 @@ def make_base(tmp: Path) -> Path:
     from instantid_testkit import comfy_support as cs
     from instantid_testkit import fixtures_onnx
     from instantid_testkit.adapter_fixtures import adapter_state, save_safetensors
-    from instantid_testkit.comfy_env import TINY_PROJ
+    from instantid_testkit.comfy_env import TINY_PROJ, write_tiny_family_node
     base = tmp / "base"
     models = base / "models"
     for d in ("checkpoints", "controlnet", "instantid", "insightface"):
@@ -49,9 +49,7 @@ def make_base(tmp: Path) -> Path:
     save_safetensors(adapter_state(hidden, size=TINY_PROJ, seed=5), models / "instantid" / TINY["adapter"])
     fixtures_onnx.make_antelope_pack(models / "insightface")
     (base / "custom_nodes").mkdir(exist_ok=True)
-    (base / "custom_nodes" / "tiny_sdxl_family.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\nfrom instantid_testkit import comfy_support\n"
-        "comfy_support.register_tiny_sdxl()\nNODE_CLASS_MAPPINGS = {}\n")
+    write_tiny_family_node(base / "custom_nodes")
     return base
 
 
@@ -111,21 +109,21 @@ def bench_in_process_per_row(base, manifest, tmp) -> float:
     """run_workflow per row in a child process that boots once (a fresh executor per row, as `run` makes)."""
     code = f"""
 import sys, time, csv
-sys.path.append({str(ROOT)!r})
+import _common  # the pack, as ComfyUI names it
 from runner.boot import boot_comfy, loaded_pack
 boot_comfy({os.environ['COMFYUI_PATH']!r}, ["--cpu", "--base-directory", {str(base)!r}], custom_nodes=True)
 loaded_pack({str(ROOT)!r})
-from runner import headless
+from runner import run_command
 from pathlib import Path
 rows = list(csv.DictReader(open({str(manifest)!r})))
 t = time.perf_counter()
 for i, r in enumerate(rows):
-    headless.run_workflow(Path({str(WORKFLOW)!r}), out=Path({str(tmp)!r}) / f"inproc_{{i}}.png", verbose=False,
+    run_command.run_workflow(Path({str(WORKFLOW)!r}), out=Path({str(tmp)!r}) / f"inproc_{{i}}.png", verbose=False,
                           faces=[str(Path({str(manifest.parent)!r}) / r["face"])], prompt=r["prompt"],
                           seed=int(r["seed"]), width=64, height=64, steps=2, **{TINY!r})
 print("SECONDS", time.perf_counter() - t)
 """
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=_common.BENCHMARKS, capture_output=True, text=True)
     line = next((l for l in done.stdout.splitlines() if l.startswith("SECONDS")), None)
     if line is None:
         raise SystemExit(f"in-process run failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -137,13 +135,12 @@ def bench_ray(base, manifest, tmp, actors: int):
     and the last finished row (start-up excluded)."""
     code = f"""
 import sys, time, json
-sys.path.append({str(ROOT)!r})
+import _common  # the pack, as ComfyUI names it
 import ray
-ray.init(num_cpus={actors}, include_dashboard=False, log_to_driver=False,
-         runtime_env={{"env_vars": {{"PYTHONPATH": {str(ROOT)!r}}}}})
 from pathlib import Path
 from runner.batch.manifest import read_manifest
-from runner.batch.ray_pool import RayExecutor
+from runner.batch.ray_pool import RayExecutor, runtime_env
+ray.init(num_cpus={actors}, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
 from runner.batch.run import run_batch
 wf = Path({str(WORKFLOW)!r})
 options = {{**{TINY!r}, **{SIZE!r}, "sets": []}}
@@ -162,7 +159,7 @@ t = time.perf_counter()
 status = run_batch(read_manifest(Path({str(manifest)!r})), Path({str(tmp)!r}) / "out_ray{actors}", wf.read_bytes(), options, Timed())
 print("SECONDS", time.perf_counter() - t, (len(stamps) - 1) / (stamps[-1] - stamps[0]), status)
 """
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=_common.BENCHMARKS, capture_output=True, text=True)
     line = next((l for l in done.stdout.splitlines() if l.startswith("SECONDS")), None)
     if line is None or not line.endswith(" 0"):
         raise SystemExit(f"ray run failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")

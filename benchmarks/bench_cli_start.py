@@ -26,8 +26,7 @@ import _common  # noqa: F401
 from _common import ROOT
 
 BOOTED = r"""
-import sys
-sys.path.append({root!r})
+import _common  # the pack, as ComfyUI names it
 from runner.boot import boot_comfy, loaded_pack
 boot_comfy({comfy!r}, ["--cpu", "--base-directory", {base!r}], custom_nodes=True)
 loaded_pack({root!r})
@@ -38,7 +37,8 @@ print(folder_paths.get_folder_paths("checkpoints")[0])
 
 def wall(cmd, env) -> float:
     start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=_common.BENCHMARKS)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{cmd[:4]} failed ({done.returncode}): {done.stderr[-2000:]}")

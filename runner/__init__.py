@@ -2,7 +2,8 @@
 own executor, check models, download them, migrate other packs' workflows.
 
 Nothing here imports ComfyUI at import time; `boot.boot_comfy` does, once per process. The tests reuse the same
-boot and executor (tests/instantid_testkit/comfy_support). Modules import the core as ``instantid_core``: the
-entry points (``python <pack folder> …``, the tests, scripts, benchmarks) put the pack folder on sys.path,
-after ComfyUI's own folder, so ComfyUI's top-level ``nodes`` module is never shadowed by the pack's ``nodes/``.
+boot and executor (tests/instantid_testkit/comfy_support). Modules import the core and each other relatively:
+the runner is part of the package ComfyUI makes of the pack, and every entry point (``python <pack folder> …``,
+the tests, scripts, benchmarks, Ray workers) registers that package first (pack_import.py), so each module of the
+pack is one module per process.
 """

@@ -41,7 +41,7 @@ def boot_comfy(comfy_root, comfy_args: Sequence[str] = ("--cpu",), custom_nodes:
             sys.argv = saved
     import folder_paths
     # ComfyUI's root package `utils` must be imported before `nodes`: nodes.py puts <ComfyUI>/comfy first on
-    # sys.path, after which a bare `import utils` would find comfy/utils.py (main.py has the same order)
+    # the import path, after which a bare `import utils` would find comfy/utils.py (main.py has the same order)
     import utils.extra_config
     main_yaml = Path(root) / "extra_model_paths.yaml"
     configs = ([str(main_yaml)] if main_yaml.is_file() else []) + \
@@ -57,8 +57,11 @@ def boot_comfy(comfy_root, comfy_args: Sequence[str] = ("--cpu",), custom_nodes:
     import nodes
     # what built-in nodes expect of the web server we do not start (v0.33 registers node replacements into it
     # at start-up, and logs "IMPORT FAILED … pip install -r requirements.txt" without it)
-    from runner.core_execution import install_headless_server
+    from .core_execution import install_headless_server
     install_headless_server()
+    if custom_nodes:  # ComfyUI names the pack after the path it finds it at: the modules already here stay the ones
+        from .pack_import import follow_comfyui_names
+        follow_comfyui_names(folder_paths.get_folder_paths("custom_nodes"))
     asyncio.run(nodes.init_extra_nodes(init_custom_nodes=custom_nodes, init_api_nodes=False))
     _BOOTED = {"path": root, "args": args}
     return _BOOTED
@@ -77,8 +80,9 @@ def loaded_pack(pack_dir):
     init = Path(pack_dir).resolve() / "__init__.py"
 
     def find():
-        return next((m for m in list(sys.modules.values())
-                     if Path(getattr(m, "__file__", "") or "").resolve() == init), None)
+        # the package ComfyUI ran (the command line registers it earlier without running it: runner/pack_import.py)
+        return next((m for m in list(sys.modules.values()) if Path(getattr(m, "__file__", "") or "").resolve() == init
+                     and "NODE_CLASS_MAPPINGS" in vars(m)), None)
 
     module = find()
     if module is None:

@@ -10,9 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
-from instantid_core.files.model_catalog import ALL_GROUPS, GROUPS  # GROUPS: the default set; "sdxl" is opt-in
-from runner.arg_checks import ArgumentProblem, check_before_boot, join_comfy_args
-from runner.comfy_location import find_comfyui
+from ..instantid_core.files.model_catalog import ALL_GROUPS, GROUPS  # GROUPS: the default set; "sdxl" is opt-in
+from .arg_checks import ArgumentProblem, check_before_boot, join_comfy_args
+from .comfy_location import find_comfyui
 
 PACK = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def default_comfy_args():
 
 
 def _parser() -> argparse.ArgumentParser:
-    from instantid_core.files.model_catalog import pack_folder_for_command
+    from ..instantid_core.files.model_catalog import pack_folder_for_command
     prog = f"python {pack_folder_for_command()}"  # as typed from here, e.g. custom_nodes/<folder>
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--comfyui", help="ComfyUI folder (default: $COMFYUI_PATH or the ComfyUI this pack is in)")
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "extra_model_paths.yaml included)")
     down.add_argument("--dry-run", action="store_true",
                       help="list each file, where it goes and whether it would be fetched; fetch nothing")
-    from runner.batch.cli import add_parser as add_batch_parser
+    from .batch.cli import add_parser as add_batch_parser
     add_batch_parser(sub, PACK)
     mig = sub.add_parser("migrate", help="convert a workflow made with cubiq's ComfyUI_InstantID to this pack")
     mig.add_argument("source", help="workflow JSON using cubiq's nodes")
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
         return 2
     comfy_root = find_comfyui(PACK, opts.comfyui)
     if opts.command == "download" and opts.to:
-        from runner.download import download, folders_from_models_dir
+        from .download import download, folders_from_models_dir
         return _download(download, opts, folders_from_models_dir(Path(opts.to)))
     if opts.command == "doctor" and (opts.models or comfy_root is None) and not opts.workflow:
         models = Path(opts.models or PACK.parent.parent / "models")
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
                                   opts.sha256)
     if comfy_root is not None and (opts.command == "download" or (opts.command == "doctor" and not opts.workflow)):
         # ComfyUI's folders read from its files: no ComfyUI import (seconds, its messages, a broken environment)
-        from runner.comfy_folders import FolderConfigError, configured_folders
+        from .comfy_folders import FolderConfigError, configured_folders
         try:
             first, search = configured_folders(comfy_root, shlex.split(opts.comfy_args or ""))
         except FolderConfigError as exc:
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
             return 2
         if opts.command == "doctor":
             return _doctor_in_folders(search, opts.sha256)
-        from runner.download import download
+        from .download import download
         return _download(download, opts, first, search)
     if opts.command == "batch":  # boots ComfyUI only when rows run in this process
         return _batch(opts, comfy_root)
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         print("ComfyUI not found: install this pack in ComfyUI/custom_nodes/, or pass --comfyui DIR "
               "(or set COMFYUI_PATH)", file=sys.stderr)
         return 2
-    from runner.boot import boot_comfy, loaded_pack
+    from .boot import boot_comfy, loaded_pack
     comfy_args = shlex.split(opts.comfy_args) if opts.comfy_args is not None else default_comfy_args()
     boot_comfy(comfy_root, comfy_args, custom_nodes=True)
     loaded_pack(PACK)  # our nodes (and folders) registered even when the pack is installed elsewhere
@@ -123,11 +123,11 @@ def main(argv=None) -> int:
 
 
 def _batch(opts, comfy_root) -> int:
-    from runner.batch.cli import main_batch
+    from .batch.cli import main_batch
     comfy_args = opts.comfy_args.split() if opts.comfy_args is not None else default_comfy_args()
 
     def boot():
-        from runner.boot import boot_comfy, loaded_pack
+        from .boot import boot_comfy, loaded_pack
         boot_comfy(comfy_root, comfy_args, custom_nodes=True)
         loaded_pack(PACK)
 
@@ -135,22 +135,23 @@ def _batch(opts, comfy_root) -> int:
 
 
 def _run(opts) -> int:
-    from runner import headless
+    from .run_command import run_workflow
+    from .workflow_prompt import RunnerError
     path = Path(opts.workflow) if Path(opts.workflow).exists() else PACK / opts.workflow
     signal.signal(signal.SIGTERM, _interrupt)  # a terminated run cleans up like Ctrl-C (staged photos)
     try:
-        written = headless.run_workflow(path, out=Path(opts.out), faces=opts.face, pose=opts.pose,
-                                        target=opts.target, prompt=opts.prompt, negative=opts.negative, checkpoint=opts.checkpoint,
-                                        controlnet=opts.controlnet, adapter=opts.adapter, width=opts.width,
-                                        height=opts.height, steps=opts.steps, seed=opts.seed, sets=opts.set,
-                                        score=opts.score)
-    except headless.RunnerError as exc:
+        written = run_workflow(path, out=Path(opts.out), faces=opts.face, pose=opts.pose,
+                               target=opts.target, prompt=opts.prompt, negative=opts.negative, checkpoint=opts.checkpoint,
+                               controlnet=opts.controlnet, adapter=opts.adapter, width=opts.width,
+                               height=opts.height, steps=opts.steps, seed=opts.seed, sets=opts.set,
+                               score=opts.score)
+    except RunnerError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stopped: nothing was saved, and the photos staged in ComfyUI's input/ were removed", file=sys.stderr)
         return 130
-    from runner.scoring import read_png_score, summary
+    from .scoring import read_png_score, summary
     for path in written:
         record = read_png_score(path) if opts.score else None
         print(f"saved {path.resolve()}" + (f"  {summary(record)}" if record else ""))
@@ -162,15 +163,15 @@ def _interrupt(signum, frame):
 
 
 def _doctor(opts) -> int:
-    from runner import headless
-    from runner.model_choice import doctor_report
-    from runner.workflow_format import ui_to_api
+    from .model_choice import doctor_report
+    from .workflow_format import ui_to_api
+    from .workflow_prompt import RunnerError, load_workflow, node_definitions
     api = None
     if opts.workflow:
-        definitions = headless.node_definitions()
+        definitions = node_definitions()
         try:
-            workflow = headless.load_workflow(Path(opts.workflow), definitions)
-        except headless.RunnerError as exc:
+            workflow = load_workflow(Path(opts.workflow), definitions)
+        except RunnerError as exc:
             print(str(exc), file=sys.stderr)
             return 2
         api = ui_to_api(workflow, {k: d["input"] for k, d in definitions.items()})
@@ -180,7 +181,7 @@ def _doctor(opts) -> int:
 
 
 def _doctor_in_folders(folders, verify_sha256: bool) -> int:
-    from instantid_core.files.doctor import run_doctor
+    from ..instantid_core.files.doctor import run_doctor
     report = run_doctor(*(folders[k] for k in ("instantid", "controlnet", "insightface", "checkpoints")),
                         verify_sha256=verify_sha256)
     print(report.text())
@@ -189,10 +190,10 @@ def _doctor_in_folders(folders, verify_sha256: bool) -> int:
 
 def _download(download, opts, folders, search=None) -> int:
     """``download`` is runner.download.download (a test passes its own)."""
-    from runner.download import DownloadError, plan_lines
+    from .download import DownloadError, plan_lines
     groups = opts.only or list(GROUPS)
     if "sdxl" in groups:
-        from instantid_core.files.model_catalog import SDXL, files_for
+        from ..instantid_core.files.model_catalog import SDXL, files_for
         (sdxl,) = files_for([SDXL])
         print(f"SDXL 1.0 base checkpoint, licence: {sdxl.licence} — {sdxl.page}")
     if getattr(opts, "dry_run", False):
@@ -213,9 +214,9 @@ def _download(download, opts, folders, search=None) -> int:
 
 
 def _migrate(opts) -> int:
-    from instantid_core.workflow_formats.cubiq_workflows import migrate_workflow, migration_report_text
-    from runner.headless import node_definitions
-    from instantid_core.errors import CubiqMigrationError
+    from ..instantid_core.workflow_formats.cubiq_workflows import migrate_workflow, migration_report_text
+    from .workflow_prompt import node_definitions
+    from ..instantid_core.errors import CubiqMigrationError
     try:
         source = json.loads(Path(opts.source).read_text())
         result = migrate_workflow(source, node_definitions())

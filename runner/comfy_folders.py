@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-from instantid_core.files.model_catalog import FOLDER_KINDS
+from ..instantid_core.files.model_catalog import FOLDER_KINDS
 
 _COMFY_KINDS = {"checkpoints": ("checkpoints",), "controlnet": ("controlnet", "t2i_adapter")}
 _PACK_KINDS = ("instantid", "insightface")  # registered by this pack after the yaml files are read

@@ -8,9 +8,9 @@ coroutine functions), never by a version string, so a core between the two works
   outputs cache .get    plain function -> output lists          coroutine -> CacheEntry(ui, outputs)
   node replacements     (none)                                  PromptServer.instance.node_replace_manager
 
-The runner and the tests' kit reach ComfyUI's executor only through here (runner/executor.PromptRunner).
+The runner and the tests' kit reach ComfyUI's executor only through here (runner/in_process_comfy.PromptRunner).
 
-Everything else of ComfyUI the runner relies on is the same on both cores (runner/boot.py, runner/executor.py):
+Everything else of ComfyUI the runner relies on is the same on both cores (runner/boot.py, runner/in_process_comfy.py):
 comfy.options.enable_args_parsing and comfy.cli_args.args; folder_paths.set_output_directory /
 set_input_directory; utils.extra_config.load_extra_path_config; nodes.init_extra_nodes(init_custom_nodes=,
 init_api_nodes=), nodes.load_custom_node(path, ignore=, module_parent=) and nodes.NODE_CLASS_MAPPINGS; the
@@ -83,7 +83,7 @@ async def cached_outputs(executor, node_ids: Iterable[str]) -> dict:
 
 def progress_hook(log, previous=None):
     """What main.py installs as comfy.utils.PROGRESS_BAR_HOOK, sending 'progress' to ``log`` (a
-    runner.executor.MessageLog) instead of a socket (a hook someone installed before is still called)."""
+    runner.in_process_comfy.MessageLog) instead of a socket (a hook someone installed before is still called)."""
     import comfy.model_management
     from comfy_execution.progress import get_progress_state
     from comfy_execution.utils import get_executing_context
@@ -110,7 +110,7 @@ class HeadlessServer:
     send. It has no ``routes``: packs that add HTTP routes see that no server runs, as before."""
 
     def __init__(self):
-        self.log = None  # the runner.executor.MessageLog of the prompt running now, if any
+        self.log = None  # the runner.in_process_comfy.MessageLog of the prompt running now, if any
         try:
             from app.node_replace_manager import NodeReplaceManager
         except ImportError:  # a core without node replacement: nothing registers into it

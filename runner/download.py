@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Dict, Iterable, List, Mapping, Optional
 from pathlib import Path
 
-from instantid_core.files.downloader import (DOWNLOADED, FAILED, FROM_CACHE, SKIPPED, DownloadError,  # noqa: F401
+from ..instantid_core.files.downloader import (DOWNLOADED, FAILED, FROM_CACHE, SKIPPED, DownloadError,  # noqa: F401
                                              DownloadReport, all_folders, download, first_folders,
                                              folders_from_models_dir, target_path)
-from instantid_core.files.model_catalog import files_for
+from ..instantid_core.files.model_catalog import files_for
 
 
 def folders_from_folder_paths() -> Dict[str, Path]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from instantid_core.files import model_kinds
-from instantid_core.faces.antelope_files import LOADER_FILES, check_antelopev2
-from instantid_core.files.doctor import DoctorReport, run_doctor
-from instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, SDXL, download_command
-from instantid_core.workflow_formats.listed_names import listed_spelling
-from instantid_core.workflow_formats.widget_specs import combo_options, node_definition
+from ..instantid_core.files import model_kinds
+from ..instantid_core.faces.antelope_files import LOADER_FILES, check_antelopev2
+from ..instantid_core.files.doctor import DoctorReport, run_doctor
+from ..instantid_core.files.model_catalog import ADAPTER, IDENTITYNET, SDXL, download_command
+from ..instantid_core.workflow_formats.listed_names import listed_spelling
+from ..instantid_core.workflow_formats.widget_specs import combo_options, node_definition
 
 # the `download` group that fetches a file for each model folder (the checkpoint is an opt-in SDXL 1.0 base)
 DOWNLOAD_GROUP = {"checkpoints": SDXL, "controlnet": IDENTITYNET, "instantid": ADAPTER}

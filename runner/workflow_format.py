@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from instantid_core.workflow_formats.widget_specs import frontend_extras, is_widget  # noqa: F401 (is_widget re-exported)
+from ..instantid_core.workflow_formats.widget_specs import frontend_extras, is_widget  # noqa: F401 (is_widget re-exported)
 
 VIRTUAL = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 MUTED, BYPASSED = 2, 4

@@ -45,7 +45,7 @@ def i18n_key(name: str) -> str:
 
 def object_info(node_id: str, node_class) -> dict:
     """The fields of ComfyUI's /object_info entry (server.py node_info) that the locale holds."""
-    from instantid_core.workflow_formats.widget_specs import node_definition  # plain data; scripts/ puts the repo on sys.path
+    from instantid_core.workflow_formats.widget_specs import node_definition  # plain data
     info = node_definition(node_class)
     info.update(name=node_id, display_name=getattr(node_class, "DISPLAY_NAME", "") or node_id,
                 description=getattr(node_class, "DESCRIPTION", ""))
@@ -189,8 +189,6 @@ def write_locale(lang: str, files: Dict[str, dict], root: Path = LOCALES) -> Non
 
 def live_infos() -> Dict[str, dict]:
     """/object_info entries of the pack's nodes, from a ComfyUI booted in-process with the pack loaded."""
-    sys.path.append(str(ROOT))  # last: ComfyUI goes first, so `nodes` stays ComfyUI's
-    sys.path.append(str(ROOT / "tests"))
     from instantid_testkit import comfy_support as cs
     if cs.comfy_path() is None:
         sys.exit("set COMFYUI_PATH to a ComfyUI checkout")
@@ -217,4 +215,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    import _bootstrap  # noqa: F401  (the pack and the test kit; the tests load this file with their own)
     sys.exit(main())

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]  # the browser-test helpers (tests/browser_support)
+import _bootstrap  # noqa: E402,F401  (the pack, and the browser-test helpers: tests/browser_support)
 
 from browser_support import CHROMIUM, COMFY, FACE_FILE, WORKFLOW_IMAGES, Chromium, ComfyServer, open_app  # noqa: E402
 

@@ -3,11 +3,13 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
-# `import instantid_core` and the test helpers from a clean clone, with no install step. pytest runs in
-# importlib mode (pyproject.toml) because the repo root is itself a package (ComfyUI imports it).
-for p in (ROOT, TESTS):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+# The test kit (tests/instantid_testkit) and the browser helpers from a clean clone, with no install step. The kit
+# registers the pack as the package ComfyUI makes of it, with `instantid_core` and `runner` naming its modules
+# (runner/pack_import.py): the repo root never goes on sys.path. pytest runs in importlib mode (pyproject.toml)
+# because the repo root is itself a package (ComfyUI imports it).
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+import instantid_testkit  # noqa: E402,F401
 
 
 # --- CI's full run: a test may skip only because it needs a GPU ------------------------------------------------

@@ -9,7 +9,7 @@ these checks cover the choices the pack makes, on the CPU).
 import pytest
 import torch
 
-from direct_nodes import PREFIX, run_node
+from instantid_testkit.direct_nodes import PREFIX, run_node
 from instantid_testkit.comfy_env import comfy_env
 
 

@@ -138,7 +138,7 @@ def test_the_all_in_one_node_names_its_own_image_input(env, parts):
 
 def test_runner_refuses_non_images_and_leaves_nothing_staged(env, tmp_path):
     import folder_paths
-    from runner import headless
+    from runner import run_command, workflow_prompt
     files = lambda: {p.name for p in Path(folder_paths.get_input_directory()).iterdir() if p.is_file()}  # noqa: E731
     before = files()
     secret = tmp_path / "passwd"
@@ -148,29 +148,29 @@ def test_runner_refuses_non_images_and_leaves_nothing_staged(env, tmp_path):
     from instantid_testkit.comfy_env import face_photo
     Image.fromarray(face_photo()).save(good)
     workflow = Path(__file__).resolve().parents[1] / "example_workflows" / "instantid_pose_from_photo.json"
-    with pytest.raises(headless.RunnerError) as exc:  # the face is staged first, then the pose fails
-        headless.run_workflow(workflow, verbose=False, faces=[str(good)], pose=str(secret))
+    with pytest.raises(workflow_prompt.RunnerError) as exc:  # the face is staged first, then the pose fails
+        run_command.run_workflow(workflow, verbose=False, faces=[str(good)], pose=str(secret))
     assert "is not an image" in str(exc.value)
     assert files() == before  # the staged face was removed too
 
 
 @pytest.mark.parametrize("raw", ["NaN", "Infinity", "-inf"])
 def test_runner_refuses_non_finite_set_values(env, raw):
-    from runner import headless
-    with pytest.raises(headless.RunnerError) as exc:
-        headless._apply_set({"1": {"class_type": "X", "inputs": {}, "_meta": {"title": "Apply"}}},
+    from runner import workflow_prompt
+    with pytest.raises(workflow_prompt.RunnerError) as exc:
+        workflow_prompt._apply_set({"1": {"class_type": "X", "inputs": {}, "_meta": {"title": "Apply"}}},
                             f"Apply.ip_weight={raw}")
     assert "not a finite number" in str(exc.value)
 
 
 def test_runner_prints_each_node_with_its_title_and_progress(env, tmp_path, capsys):
-    from runner import headless
+    from runner import run_command
     from PIL import Image
     from instantid_testkit.comfy_env import face_photo
     face = tmp_path / "me.png"
     Image.fromarray(face_photo()).save(face)
     workflow = Path(__file__).resolve().parents[1] / "example_workflows" / "instantid_basic_portrait.json"
-    written = headless.run_workflow(workflow, out=tmp_path / "out.png", verbose=True, faces=[str(face)],
+    written = run_command.run_workflow(workflow, out=tmp_path / "out.png", verbose=True, faces=[str(face)],
                                     checkpoint="tiny_sdxl.safetensors", controlnet="tiny_identitynet.safetensors",
                                     adapter="ip-adapter.safetensors", width=64, height=64, steps=2, seed=1)
     out = capsys.readouterr().out

@@ -140,7 +140,7 @@ def test_cross_product_and_slugs(tmp_path):
 
 
 def test_an_api_format_workflow_is_taken_as_it_is():
-    from runner.headless import RunnerError, is_api_prompt, workflow_to_api
+    from runner.workflow_prompt import RunnerError, is_api_prompt, workflow_to_api
     api = {"1": {"class_type": "KSampler", "inputs": {"seed": 1}}, 2: {"class_type": "SaveImage", "inputs": {}}}
     assert is_api_prompt(api) and workflow_to_api(api, {}) == {"1": api["1"], "2": api[2]}
     with pytest.raises(RunnerError, match="neither a UI-format workflow"):
@@ -364,11 +364,11 @@ def test_a_server_without_the_pack_is_named(env, tmp_path):
 
 def test_ray_two_actors_one_killed_mid_batch_make_the_same_images(env, reference, tmp_path):
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install \"ray[data]\"; CI installs it)")
-    from runner.batch.ray_pool import RayExecutor
+    from runner.batch.ray_pool import RayExecutor, runtime_env
     from runner.batch.run import run_batch
     base = cli_base_dir(env, tmp_path)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "COMFYUI_PATH": env.comfy_root}})
+             runtime_env=runtime_env({"COMFYUI_PATH": env.comfy_root}))
     try:
         executor = RayExecutor(None, json.loads(WORKFLOW.read_text()), WORKFLOW.name, OPTIONS,
                                comfy_root=env.comfy_root, comfy_args=["--cpu", "--base-directory", str(base)],

@@ -18,7 +18,7 @@ import pytest
 from browser_support import COMFY, ComfyServer, needs_browser, open_app
 from browser_support.frontends import CLASSIC, frontend_fixture
 from browser_support.session import Session, chromium  # noqa: F401  (chromium: the module's browser fixture)
-from hub_server import HubServer
+from instantid_testkit.hub_server import HubServer
 from instantid_testkit.tiny_catalog import Tiny
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hub_server import HubServer
+from instantid_testkit.hub_server import HubServer
 from instantid_core.files.model_catalog import ADAPTER, ModelFile, pack_folder_for_command
 from runner import cli
 from runner.arg_checks import join_comfy_args
-from runner.headless import MAX_PHOTO_BYTES, RunnerError, decoded_png, console_listener, printable
+from runner.run_command import console_listener, printable
+from runner.workflow_prompt import MAX_PHOTO_BYTES, RunnerError, decoded_png
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,7 +89,7 @@ def test_a_face_that_is_a_pipe_or_an_unusable_path_is_named_so(no_boot, capsys, 
 
 def test_a_workflow_nested_too_deeply_is_refused_in_words(capsys, tmp_path):
     from argparse import Namespace
-    from runner.headless import load_workflow
+    from runner.workflow_prompt import load_workflow
     deep = tmp_path / "deep.json"
     deep.write_text('{"nodes": ' + "[" * 10_000 + "]" * 10_000 + "}")
     assert cli._migrate(Namespace(source=str(deep), target=str(tmp_path / "out.json"))) == 2
@@ -114,7 +115,8 @@ def test_download_into_a_models_folder_whose_kind_folder_is_a_file(capsys, tmp_p
 
 CHILD = """
     import functools, json, sys
-    sys.path[:0] = [{root!r}]
+    sys.path[:0] = [{root!r} + "/tests"]
+    import instantid_testkit  # the pack as ComfyUI names it; instantid_core and runner name its modules
     from argparse import Namespace
     from instantid_core.files.model_catalog import ModelFile
     from runner import cli

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import save_file
 
 from instantid_testkit import comfy_support as cs
-import third_party
+from instantid_testkit import third_party
 from instantid_testkit.adapter_fixtures import REAL, image_proj_state
 from browser_support import ADAPTER, CHECKPOINT, CONTROLNET, FACE_FILE, ComfyServer
 from instantid_testkit.comfy_env import ROOT, SKIP_REASON

@@ -18,7 +18,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from direct_nodes import PREFIX, direct_chain, run_node
+from instantid_testkit.direct_nodes import PREFIX, direct_chain, run_node
 from instantid_testkit.comfy_env import comfy_env
 
 REFERENCE = Path(__file__).resolve().parent / "reference" / "instantid_effect.safetensors"

@@ -1,6 +1,6 @@
 """cubiq's five InstantID example workflows against a real ComfyUI, in-process.
 
-The examples are generated in cubiq's format by tests/cubiq_examples.py (cubiq's files are never committed). Each
+The examples are generated in cubiq's format by tests/instantid_testkit/cubiq_examples.py (cubiq's files are never committed). Each
 is converted with ComfyUI's live node definitions and checked field by field against its source (weights,
 start/end, every link into and out of cubiq's nodes, untouched neighbours), validated by ComfyUI's own
 validate_prompt, and run headless by the runner on the tiny test models (the runner converts the cubiq file on
@@ -10,7 +10,7 @@ Besides InstantID the examples use other packs' nodes. IPAdapter_plus is the rea
 $INSTANTID_THIRD_PARTY, with a tiny IPAdapter file and a tiny CLIP vision model made here (ComfyUI only recognises
 CLIP vision files of the published sizes, so this module teaches its loader one tiny configuration, for the
 IPAdapter example only). ComfyUI_essentials and comfyui_controlnet_aux have no snapshot here: their three nodes are
-test stand-ins (tests/cubiq_stand_ins.py), so those examples are validated and run with them."""
+test stand-ins (tests/instantid_testkit/cubiq_stand_ins.py), so those examples are validated and run with them."""
 import asyncio
 import json
 import os
@@ -24,13 +24,13 @@ import torch
 from PIL import Image
 
 from instantid_testkit import comfy_support as cs
-import cubiq_examples as ex
-import third_party
+from instantid_testkit import cubiq_examples as ex
+from instantid_testkit import third_party
 from instantid_testkit.comfy_env import ROOT, comfy_env, face_photo
 from instantid_core.workflow_formats.cubiq_workflows import (APPLY, CUBIQ_NODE_TYPES, FACE_DETECT, PROJECTION, SET_MASK,
                                             migrate_workflow)
-from runner import headless
-from runner.executor import PromptRunner
+from runner import run_command, workflow_prompt
+from runner.in_process_comfy import PromptRunner
 from runner.workflow_format import ui_to_api, widget_value_map
 
 TINY = {"checkpoint": "tiny_sdxl.safetensors", "controlnet": "tiny_identitynet.safetensors",
@@ -109,7 +109,7 @@ def tiny_clip_vision_loader(config_path: Path):
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     env = comfy_env(tmp_path_factory.mktemp("comfy_cubiq"))
-    assert cs.load_custom_node(str(ROOT / "tests" / "cubiq_stand_ins.py")), "the stand-in nodes did not load"
+    assert cs.load_custom_node(str(ROOT / "tests" / "instantid_testkit" / "cubiq_stand_ins.py")), "the stand-in nodes did not load"
     import folder_paths
     from PIL import Image
     for name, face in PHOTOS.items():  # PNG data under cubiq's names: PIL reads the content, not the suffix
@@ -141,7 +141,7 @@ def add_ipadapter(env) -> None:
 
 @pytest.fixture(scope="module")
 def definitions(env):
-    return headless.node_definitions()
+    return workflow_prompt.node_definitions()
 
 
 def needs_ipadapter(env, name):
@@ -230,16 +230,16 @@ def test_example_validates_and_runs_headless(env, definitions, name, tmp_path, m
         monkeypatch.setattr("comfy.clip_vision.load_clipvision_from_sd", env.clip_vision_loader)
     converted = migrate_workflow(ex.EXAMPLES[name](), definitions).workflow
     api = ui_to_api(converted, {k: d["input"] for k, d in definitions.items()})
-    staging = headless.Staging()
+    staging = workflow_prompt.Staging()
     try:
-        headless.apply_overrides(api, staging, **overrides(env, name))
-        headless.preflight(api, say=lambda _line: None)
+        workflow_prompt.apply_overrides(api, staging, **overrides(env, name))
+        workflow_prompt.preflight(api, say=lambda _line: None)
         valid, error, outputs, node_errors = PromptRunner().validate(api)
     finally:
         staging.remove()
     assert valid and not node_errors, (error, node_errors)
     assert outputs == ["15"]  # the Preview Image
-    written = headless.run_workflow(example_path(tmp_path, name), out=tmp_path / "out.png", verbose=False,
+    written = run_command.run_workflow(example_path(tmp_path, name), out=tmp_path / "out.png", verbose=False,
                                     **overrides(env, name))
     assert [p.name for p in written] == ["out.png"]
     assert np.asarray(Image.open(written[0])).shape == (64, 64, 3)
@@ -247,7 +247,7 @@ def test_example_validates_and_runs_headless(env, definitions, name, tmp_path, m
 
 def test_runner_says_what_it_converted(env, tmp_path):
     said = []
-    workflow = headless.load_workflow(example_path(tmp_path, "InstantID_posed"), say=said.append)
+    workflow = workflow_prompt.load_workflow(example_path(tmp_path, "InstantID_posed"), say=said.append)
     assert not [n for n in workflow["nodes"] if n["type"] in CUBIQ_NODE_TYPES]
     assert said and said[0].startswith("Converted 3 cubiq InstantID node(s)") and "image_kps" in said[0]
 
@@ -261,8 +261,8 @@ def test_runner_names_an_uninstalled_node_type_in_one_sentence(env, tmp_path):
                         "widgets_values": []})
     path = tmp_path / "with_unknown.json"
     path.write_text(json.dumps(wf))
-    with pytest.raises(headless.RunnerError, match=r"unknown node types \['SomeonesUninstalledNode'\]"):
-        headless.run_workflow(path, out=tmp_path / "out.png", verbose=False)
+    with pytest.raises(workflow_prompt.RunnerError, match=r"unknown node types \['SomeonesUninstalledNode'\]"):
+        run_command.run_workflow(path, out=tmp_path / "out.png", verbose=False)
 
 
 # --- the command line -------------------------------------------------------------------------------------------

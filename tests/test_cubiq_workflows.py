@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import cubiq_examples as ex
+from instantid_testkit import cubiq_examples as ex
 from instantid_core.workflow_formats.cubiq_workflows import (APPLY, APPLY_ATTENTION, APPLY_IDENTITYNET, CUBIQ_NODE_TYPES, FACE_DETECT,
                                             FACE_KEYPOINTS, PROJECTION, SET_MASK, CubiqMigrationError,
                                             migrate_workflow, migration_report_text, needs_migration)
@@ -406,7 +406,7 @@ def _real_examples():
     root = os.environ.get("INSTANTID_THIRD_PARTY")
     folder = Path(root or "") / "ComfyUI_InstantID" / "examples"
     if not root or not folder.is_dir():
-        from third_party import CUBIQ_INSTANTID, skip_reason  # says which git clone provides them
+        from instantid_testkit.third_party import CUBIQ_INSTANTID, skip_reason  # says which git clone provides them
         pytest.skip(skip_reason(CUBIQ_INSTANTID) + "; without them the generated examples are not compared with "
                     "cubiq's real example files")
     return folder

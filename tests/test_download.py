@@ -1,4 +1,4 @@
-"""The `download` command's machinery against a local hub (tests/hub_server.py): layout, skip, resume, checksum,
+"""The `download` command's machinery against a local hub (tests/instantid_testkit/hub_server.py): layout, skip, resume, checksum,
 no network, tokens, the Hugging Face cache, folder_paths; and the real catalog's facts."""
 import hashlib
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_server import HubServer
+from instantid_testkit.hub_server import HubServer
 from instantid_testkit.tiny_catalog import REV_A, REV_B, Tiny, blob, chunk_size, record  # noqa: F401
 from instantid_testkit.comfy_env import HOW_TO_GET_COMFYUI
 from instantid_core.files.model_catalog import (ADAPTER, ALL_GROUPS, ANTELOPEV2, CATALOG, FOLDER_KINDS, GROUPS,
@@ -219,7 +219,8 @@ def _run_child(code: str, env: dict) -> subprocess.CompletedProcess:
 
 CHILD = """
     import json, sys
-    sys.path[:0] = [{root!r}, {tests!r}]
+    sys.path[:0] = [{tests!r}]
+    import instantid_testkit  # the pack as ComfyUI names it; instantid_core and runner name its modules
     from instantid_core.files.model_catalog import ModelFile
     from runner.download import DownloadError, download, folders_from_models_dir
     rec = ModelFile(**json.loads({rec!r}))
@@ -313,7 +314,8 @@ def test_folders_from_folder_paths_follows_extra_model_paths(tmp_path):
     """))
     code = f"""
         import json, sys
-        sys.path[:0] = [{str(comfy)!r}, {str(ROOT)!r}]
+        sys.path[:0] = [{str(comfy)!r}, {str(ROOT / "tests")!r}]
+        import instantid_testkit  # the pack as ComfyUI names it; runner names its runner
         import folder_paths, utils.extra_config
         from runner.download import folders_from_folder_paths, search_folders_from_folder_paths
         as_text = lambda folders: {{k: str(v) for k, v in folders.items()}}

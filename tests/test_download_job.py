@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from hub_server import HubServer
+from instantid_testkit.hub_server import HubServer
 from instantid_core.files.download_job import CANCELLED, DONE, FAILED_STATE, DownloadJob, bytes_on_disk, file_states
 from instantid_core.files.downloader import DownloadCancelled, download, folders_from_models_dir, target_path
 from instantid_core.files.model_catalog import ADAPTER, ANTELOPEV2

@@ -239,19 +239,19 @@ def test_a_mask_shrunk_to_nothing_names_mask_grow(env):
 def _run(env, tmp_path, stem, edit=None, **overrides):
     """Run a shipped workflow headless on the tiny models (64 px crops, one step); returns the output image."""
     from PIL import Image
-    from runner import headless
-    from runner.executor import PromptRunner
+    from runner import in_process_comfy, workflow_prompt
+    from runner.in_process_comfy import PromptRunner
     from runner.workflow_format import ui_to_api
-    defs = headless.node_definitions()
-    api = ui_to_api(headless.load_workflow(ROOT / "example_workflows" / f"{stem}.json", defs, lambda _l: None),
+    defs = workflow_prompt.node_definitions()
+    api = ui_to_api(workflow_prompt.load_workflow(ROOT / "example_workflows" / f"{stem}.json", defs, lambda _l: None),
                     {k: d["input"] for k, d in defs.items()})
-    staging = headless.Staging()
-    headless.apply_overrides(api, staging, prompt="a face", steps=1, seed=5, width=64, height=64,
+    staging = workflow_prompt.Staging()
+    workflow_prompt.apply_overrides(api, staging, prompt="a face", steps=1, seed=5, width=64, height=64,
                              sets=["Face crop.long_side=64"], **TINY, **overrides)
     if edit:
         edit(api)
     result = PromptRunner().run(api)
-    [saved] = headless.saved_images(result.history["outputs"])
+    [saved] = in_process_comfy.saved_images(result.history["outputs"])
     return np.asarray(Image.open(saved)), api, result
 
 
@@ -323,8 +323,8 @@ def test_face_detailer_workflow_details_the_face_of_the_first_image(env, tmp_pat
 
 
 def headless_stage(path):
-    from runner import headless
-    return headless.Staging().add(str(path))
+    from runner import workflow_prompt
+    return workflow_prompt.Staging().add(str(path))
 
 
 def test_the_workflows_name_the_target_photo_for_the_runner():
@@ -351,14 +351,14 @@ def test_several_variants_of_one_crop_give_one_result_each(env):
 
 
 def test_the_runner_refuses_target_for_a_workflow_without_one(env, tmp_path):
-    from runner import headless
+    from runner import workflow_prompt
     from runner.workflow_format import ui_to_api
-    defs = headless.node_definitions()
-    wf = headless.load_workflow(ROOT / "example_workflows" / "instantid_basic_portrait.json", defs, lambda _l: None)
+    defs = workflow_prompt.node_definitions()
+    wf = workflow_prompt.load_workflow(ROOT / "example_workflows" / "instantid_basic_portrait.json", defs, lambda _l: None)
     api = ui_to_api(wf, {k: d["input"] for k, d in defs.items()})
     path, _ = _photo(env, tmp_path, PHOTOS["middle"])
-    with pytest.raises(headless.RunnerError, match="no 'Target photo' input"):
-        headless.apply_overrides(api, headless.Staging(), target=str(path))
+    with pytest.raises(workflow_prompt.RunnerError, match="no 'Target photo' input"):
+        workflow_prompt.apply_overrides(api, workflow_prompt.Staging(), target=str(path))
 
 
 def test_every_input_has_a_tooltip_and_every_output_one(env):

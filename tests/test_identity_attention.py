@@ -4,7 +4,7 @@ import torch
 from instantid_core.errors import IdentityBatchError
 from instantid_core.compute.identity import LayerKV
 from instantid_core.compute.identity_attention import add_identity_attention, resize_mask, token_grid
-from reference_math import attention_f64
+from instantid_testkit.reference_math import attention_f64
 
 HEADS, D, T = 4, 8, 6
 INNER = HEADS * D

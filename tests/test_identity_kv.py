@@ -4,7 +4,7 @@ import torch
 from instantid_testkit.adapter_fixtures import adapter_state, save_safetensors
 from instantid_core.compute.identity import compute_identity_kv, negative_embeddings, project_identity
 from instantid_core.files.adapter_file import load_instantid_model
-from reference_math import resampler_f64
+from instantid_testkit.reference_math import resampler_f64
 
 HIDDEN = (32, 32, 64)
 

@@ -194,9 +194,9 @@ def _photo(env, tmp_path):
 
 def test_runner_score_goes_into_the_png_and_the_summary(env, tmp_path):
     from PIL import Image
-    from runner import headless, scoring
+    from runner import run_command, scoring
     wf = ROOT / "example_workflows" / "instantid_basic_portrait.json"
-    written = headless.run_workflow(wf, out=tmp_path / "out.png", verbose=False, score=True,
+    written = run_command.run_workflow(wf, out=tmp_path / "out.png", verbose=False, score=True,
                                     faces=[str(_photo(env, tmp_path))], width=64, height=64, steps=1, seed=3, **TINY)
     record = scoring.read_png_score(written[0])
     assert record is not None and record["metric"].startswith("cosine")
@@ -208,7 +208,7 @@ def test_runner_score_goes_into_the_png_and_the_summary(env, tmp_path):
 
 
 def test_runner_face_may_be_a_saved_identity(env, tmp_path):
-    from runner import headless, scoring
+    from runner import run_command, scoring, workflow_prompt
     from instantid_core.faces.face_analysis import FaceAnalyzer
     from instantid_core.files.identity_file import save_identity
     import folder_paths
@@ -217,15 +217,15 @@ def test_runner_face_may_be_a_saved_identity(env, tmp_path):
     saved = save_identity(tmp_path, "me", [analyzer.analyze(np.asarray(Image.open(_photo(env, tmp_path))))])
     wf = ROOT / "example_workflows" / "instantid_basic_portrait.json"
     common = dict(verbose=False, score=True, width=64, height=64, steps=1, seed=3, **TINY)
-    from_photo = headless.run_workflow(wf, out=tmp_path / "a.png", faces=[str(_photo(env, tmp_path))], **common)
-    from_file = headless.run_workflow(wf, out=tmp_path / "b.png", faces=[str(saved)], **common)
+    from_photo = run_command.run_workflow(wf, out=tmp_path / "a.png", faces=[str(_photo(env, tmp_path))], **common)
+    from_file = run_command.run_workflow(wf, out=tmp_path / "b.png", faces=[str(saved)], **common)
     a, b = (np.asarray(Image.open(p[0])) for p in (from_photo, from_file))
     assert np.array_equal(a, b)  # the same identity, so the same picture
     assert scoring.read_png_score(from_file[0])["score"] == scoring.read_png_score(from_photo[0])["score"]
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"junk")
-    with pytest.raises(headless.RunnerError, match="--face .*bad.safetensors: bad.safetensors is damaged"):
-        headless.run_workflow(wf, out=tmp_path / "c.png", faces=[str(bad)], **common)
+    with pytest.raises(workflow_prompt.RunnerError, match="--face .*bad.safetensors: bad.safetensors is damaged"):
+        run_command.run_workflow(wf, out=tmp_path / "c.png", faces=[str(bad)], **common)
 
 
 def test_cli_prints_the_score(env, tmp_path):

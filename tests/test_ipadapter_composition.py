@@ -17,9 +17,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import direct_nodes
+from instantid_testkit import direct_nodes
 from instantid_testkit import comfy_support as cs
-import third_party
+from instantid_testkit import third_party
 from instantid_testkit.comfy_env import comfy_env
 from instantid_testkit.prompts import full_chain
 

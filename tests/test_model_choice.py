@@ -33,17 +33,17 @@ def _refresh():
 
 def _api():
     import json
-    from runner import headless
-    definitions = headless.node_definitions()
+    from runner import workflow_prompt
+    definitions = workflow_prompt.node_definitions()
     return ui_to_api(json.loads(WORKFLOW.read_text()), {k: d["input"] for k, d in definitions.items()})
 
 
 def test_the_installed_checkpoint_and_identitynet_replace_absent_names(env, tmp_path, capsys):
-    from runner import headless
+    from runner import run_command
     api = _api()
     named = {n["class_type"]: n["inputs"] for n in api.values()}
     assert named["CheckpointLoaderSimple"]["ckpt_name"] == "sd_xl_base_1.0.safetensors"  # not installed here
-    written = headless.run_workflow(WORKFLOW, out=tmp_path / "out.png", verbose=True, faces=[str(env.face)],
+    written = run_command.run_workflow(WORKFLOW, out=tmp_path / "out.png", verbose=True, faces=[str(env.face)],
                                     adapter="ip-adapter.safetensors", width=64, height=64, steps=1, seed=2)
     out = capsys.readouterr().out
     assert written[0].is_file()
@@ -53,7 +53,7 @@ def test_the_installed_checkpoint_and_identitynet_replace_absent_names(env, tmp_
 
 
 def test_identitynet_in_managers_folder_is_used_as_named(env, tmp_path):
-    from runner import headless
+    from runner import run_command
     from runner.model_choice import choose_models
     target = _folder("controlnet") / "instantid" / "diffusion_pytorch_model.safetensors"
     target.parent.mkdir(exist_ok=True)
@@ -65,7 +65,7 @@ def test_identitynet_in_managers_folder_is_used_as_named(env, tmp_path):
         loader["inputs"]["control_net_name"] = "instantid/diffusion_pytorch_model.safetensors"
         lines = choose_models(api)
         assert not [line for line in lines if "IdentityNet" in line]  # found where ComfyUI-Manager puts it
-        written = headless.run_workflow(WORKFLOW, out=tmp_path / "out.png", verbose=False, faces=[str(env.face)],
+        written = run_command.run_workflow(WORKFLOW, out=tmp_path / "out.png", verbose=False, faces=[str(env.face)],
                                         adapter="ip-adapter.safetensors",
                                         controlnet="instantid/diffusion_pytorch_model.safetensors",
                                         width=64, height=64, steps=1)
@@ -76,13 +76,13 @@ def test_identitynet_in_managers_folder_is_used_as_named(env, tmp_path):
 
 
 def test_several_checkpoints_make_the_runner_ask_with_a_list(env):
-    from runner import headless
+    from runner import run_command, workflow_prompt
     second = _folder("checkpoints") / "juggernaut_xl_tiny.safetensors"
     shutil.copyfile(_folder("checkpoints") / "tiny_sdxl.safetensors", second)
     _refresh()
     try:
-        with pytest.raises(headless.RunnerError) as exc:
-            headless.run_workflow(WORKFLOW, verbose=False, faces=[str(env.face)], adapter="ip-adapter.safetensors")
+        with pytest.raises(workflow_prompt.RunnerError) as exc:
+            run_command.run_workflow(WORKFLOW, verbose=False, faces=[str(env.face)], adapter="ip-adapter.safetensors")
         text = str(exc.value)
         assert "'sd_xl_base_1.0.safetensors' is not in" in text
         assert "juggernaut_xl_tiny.safetensors" in text and "tiny_sdxl.safetensors" in text and "--checkpoint" in text
@@ -93,14 +93,14 @@ def test_several_checkpoints_make_the_runner_ask_with_a_list(env):
 
 
 def test_no_checkpoint_at_all_names_the_command_that_gets_one(env):
-    from runner import headless
+    from runner import run_command, workflow_prompt
     checkpoint = _folder("checkpoints") / "tiny_sdxl.safetensors"
     hidden = checkpoint.with_suffix(".hidden")  # not a model suffix: ComfyUI lists no checkpoint
     checkpoint.rename(hidden)
     _refresh()
     try:
-        with pytest.raises(headless.RunnerError) as exc:
-            headless.run_workflow(WORKFLOW, verbose=False, faces=[str(env.face)], adapter="ip-adapter.safetensors")
+        with pytest.raises(workflow_prompt.RunnerError) as exc:
+            run_command.run_workflow(WORKFLOW, verbose=False, faces=[str(env.face)], adapter="ip-adapter.safetensors")
         text = str(exc.value)
         assert "'sd_xl_base_1.0.safetensors' is not in" in text and "download --only sdxl" in text, text
     finally:
@@ -125,7 +125,7 @@ def test_a_name_listed_with_the_other_separator_is_respelled_and_runs(env, tmp_p
     """Windows lists `instantid\\diffusion_pytorch_model.safetensors` where the shipped workflows say
     `instantid/...`; a file named with a literal backslash makes ComfyUI list it that way here too. The runner uses
     the listed spelling (ComfyUI's own check is literal) instead of failing with "Value not in list"."""
-    from runner import headless
+    from runner import run_command
     from runner.model_choice import choose_models
     windows_style = _folder("controlnet") / "instantid\\diffusion_pytorch_model.safetensors"
     shutil.copyfile(_folder("controlnet") / "tiny_identitynet.safetensors", windows_style)
@@ -142,7 +142,7 @@ def test_a_name_listed_with_the_other_separator_is_respelled_and_runs(env, tmp_p
         assert nodes["ControlNetLoader"]["control_net_name"] == "instantid\\diffusion_pytorch_model.safetensors"
         assert nodes["CheckpointLoaderSimple"]["ckpt_name"] == "sdxl/tiny_sdxl.safetensors"
         assert len(lines) == 2 and all("(the same file; this system lists sub-folders with" in line for line in lines)
-        written = headless.run_workflow(WORKFLOW, out=tmp_path / "out.png", verbose=True, faces=[str(env.face)],
+        written = run_command.run_workflow(WORKFLOW, out=tmp_path / "out.png", verbose=True, faces=[str(env.face)],
                                         adapter="ip-adapter.safetensors", checkpoint="sdxl\\tiny_sdxl.safetensors",
                                         controlnet="instantid/diffusion_pytorch_model.safetensors",
                                         width=64, height=64, steps=1)

@@ -6,7 +6,7 @@ from instantid_testkit.adapter_fixtures import REAL, image_proj_state
 from instantid_core.compute.identity import COMBINE_MODES, combine_embeddings, project_identity
 from instantid_core.compute.instantid_model import InstantIDModel
 from instantid_core.compute.resampler import ResamplerConfig
-from reference_math import resampler_f64
+from instantid_testkit.reference_math import resampler_f64
 
 
 def _model(sd):

@@ -44,6 +44,14 @@ def test_pyproject_follows_registry_rules():
     assert sorted(d.lower() for d in project["dependencies"]) == sorted(requirement_lines())
 
 
+def test_ray_is_an_optional_extra_the_tests_install():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any(d.lower().startswith("ray") for d in project["dependencies"])  # only `batch --ray` needs it
+    [ray] = project["optional-dependencies"]["ray"]
+    dev = [line.split("#")[0].strip() for line in (ROOT / "requirements-dev.txt").read_text().splitlines()]
+    assert ray in dev
+
+
 def test_readme_gives_the_registry_id_and_no_search_that_works_today():
     name = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
     readme = (ROOT / "README.md").read_text()
@@ -57,8 +65,6 @@ def requirement_lines(path=ROOT / "requirements.txt"):
 
 
 def test_registry_models_match_the_catalog():
-    import sys
-    sys.path.insert(0, str(ROOT))
     from instantid_core.files.model_catalog import files_for
     models = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["comfy"]["Models"]
     assert models == [{"location": f"/{f.folder_kind}/{f.target}", "model_url": f.url} for f in files_for()]

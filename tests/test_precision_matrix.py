@@ -2,7 +2,7 @@
 ComfyUI command line × adapter weights stored fp32/fp16/bf16 × Precision/Offload mode (and no manager node).
 
 ComfyUI parses its command line once per process (module globals), so each flag set runs in ONE child process
-(tests/matrix_child.py) that bootstraps ComfyUI with those flags, loads the tiny models once and runs the full
+(tests/instantid_testkit/matrix_child.py) that bootstraps ComfyUI with those flags, loads the tiny models once and runs the full
 node chain for every (adapter dtype, precision setting) row. This test is parametrised by flag set and asserts
 every row the child prints. Rows per flag set: 3 adapter dtypes × 7 settings = 21.
 """
@@ -19,7 +19,7 @@ import pytest
 from instantid_testkit import comfy_support as cs
 
 TESTS = Path(__file__).resolve().parent
-CHILD = TESTS / "matrix_child.py"
+CHILD = TESTS / "instantid_testkit" / "matrix_child.py"
 ROW_PREFIX = "MATRIX_ROW "
 ROWS_PER_FLAG_SET = 3 * 7
 CHILD_TIMEOUT_S = 600

@@ -3,7 +3,7 @@ import torch
 from instantid_testkit.adapter_fixtures import REAL, TINY, image_proj_state
 from instantid_core.compute.precision import run_in_dtype
 from instantid_core.compute.resampler import Resampler, ResamplerConfig
-from reference_math import resampler_f64
+from instantid_testkit.reference_math import resampler_f64
 
 
 def _model(sd):

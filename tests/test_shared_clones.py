@@ -6,20 +6,20 @@ A pack wired after our Apply node that chains the way IPAdapter_plus does (clone
 re-queued prompt does with our output cached, must give what a fresh run gives. Checked twice: with ComfyUI's
 objects directly (ModelPatcher clones and nodes.common_ksampler; needs no prompt executor), and as queued prompts
 through the pack's in-process executor, with a fresh executor (empty cache, as a fresh server) as the reference.
-The chaining pack is tests/chaining_stand_in.py; the same checks with the real IPAdapter_plus are in
+The chaining pack is tests/instantid_testkit/chaining_stand_in.py; the same checks with the real IPAdapter_plus are in
 test_ipadapter_composition.py."""
 from pathlib import Path
 
 import pytest
 import torch
 
-import direct_nodes
-from direct_nodes import PREFIX, direct_chain, run_node, sample
+from instantid_testkit import direct_nodes
+from instantid_testkit.direct_nodes import PREFIX, direct_chain, run_node, sample
 from instantid_testkit import comfy_support as cs
 from instantid_testkit.comfy_env import comfy_env
 from instantid_testkit.prompts import full_chain
 
-STAND_IN = Path(__file__).resolve().parent / "chaining_stand_in.py"
+STAND_IN = Path(__file__).resolve().parent / "instantid_testkit" / "chaining_stand_in.py"
 WEIGHTS = (1.0, 0.5, 0.25)  # the chaining node's weight on each re-run; the last one is also run fresh
 OUR_WEIGHTS = (0.8, 0.5, 0.3)
 

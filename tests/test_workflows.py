@@ -291,8 +291,8 @@ def _overrides(env, path):
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
 def test_workflow_executes_headless(env, path, tmp_path):
-    from runner import headless
-    written = headless.run_workflow(path, out=tmp_path / "out.png", verbose=False, **_overrides(env, path))
+    from runner import run_command
+    written = run_command.run_workflow(path, out=tmp_path / "out.png", verbose=False, **_overrides(env, path))
     from PIL import Image
     img = np.asarray(Image.open(written[0]))
     target = _overrides(env, path)["target"]
@@ -300,12 +300,12 @@ def test_workflow_executes_headless(env, path, tmp_path):
 
 
 def test_missing_model_stops_before_loading_with_doctor_report(env, tmp_path):
-    from runner import headless
+    from runner import workflow_prompt
     path = ROOT / "example_workflows" / "instantid_basic_portrait.json"
     api = ui_to_api(load(path), _definitions())
-    headless.apply_overrides(api, headless.Staging(), **{**_overrides(env, path), "adapter": "missing.bin"})
-    with pytest.raises(headless.RunnerError) as exc:
-        headless.preflight(api)
+    workflow_prompt.apply_overrides(api, workflow_prompt.Staging(), **{**_overrides(env, path), "adapter": "missing.bin"})
+    with pytest.raises(workflow_prompt.RunnerError) as exc:
+        workflow_prompt.preflight(api)
     text = str(exc.value)
     assert "'missing.bin' is not in" in text and "InstantID model doctor" in text and "fix:" in text
 
@@ -366,8 +366,8 @@ def test_doctor_node_and_cli_doctor_report_configured_folders(env):
 def test_an_interrupted_run_removes_its_staged_photo(env, tmp_path, monkeypatch):
     """Ctrl-C, or SIGTERM (the command line turns it into the same interrupt), in the middle of a run."""
     import folder_paths
-    from runner import headless
-    from runner.executor import PromptRunner
+    from runner import run_command
+    from runner.in_process_comfy import PromptRunner
 
     def interrupted(self, api):
         assert any(Path(folder_paths.get_input_directory()).glob("instantid_*.png"))  # staged while running
@@ -378,7 +378,7 @@ def test_an_interrupted_run_removes_its_staged_photo(env, tmp_path, monkeypatch)
     path = ROOT / "example_workflows" / "instantid_basic_portrait.json"
     overrides = {**_overrides(env, path), "faces": [str(_odd_photo(tmp_path))]}
     with pytest.raises(KeyboardInterrupt):
-        headless.run_workflow(path, out=tmp_path / "out.png", verbose=False, **overrides)
+        run_command.run_workflow(path, out=tmp_path / "out.png", verbose=False, **overrides)
     assert set(Path(folder_paths.get_input_directory()).iterdir()) == before
 
 

@@ -49,9 +49,9 @@ def add_parser(sub, pack: Path) -> None:
 
 def main_batch(opts, pack: Path, comfy_root: Optional[Path], comfy_args: list,
                boot: Callable[[], None]) -> int:
-    from runner.batch.manifest import ManifestError, cross_product, read_manifest
-    from runner.arg_checks import shown_path
-    from runner.batch.run import run_batch
+    from .manifest import ManifestError, cross_product, read_manifest
+    from ..arg_checks import shown_path
+    from .run import run_batch
 
     allowed = [Path(d) for d in opts.allow_dir]
     try:
@@ -83,7 +83,7 @@ def main_batch(opts, pack: Path, comfy_root: Optional[Path], comfy_args: list,
         print("give --server or --ray, not both", file=sys.stderr)
         return 2
     if opts.server:
-        from runner.batch.servers import ServerExecutor, ServerSetupError
+        from .servers import ServerExecutor, ServerSetupError
         executor = ServerExecutor(opts.server, workflow, name, options, queue=max(opts.server_queue, 1))
         try:
             executor.check()
@@ -96,7 +96,7 @@ def main_batch(opts, pack: Path, comfy_root: Optional[Path], comfy_args: list,
         except ImportError:
             print('--ray needs Ray: pip install "ray[data]"', file=sys.stderr)
             return 2
-        from runner.batch.ray_pool import RayExecutor
+        from .ray_pool import RayExecutor
         executor = RayExecutor(opts.ray or None, workflow, name, options, comfy_root=comfy_root,
                                comfy_args=comfy_args, actors=opts.ray_actors, gpus=opts.ray_gpus_per_actor,
                                cpus=opts.ray_cpus_per_actor)
@@ -105,9 +105,9 @@ def main_batch(opts, pack: Path, comfy_root: Optional[Path], comfy_args: list,
             print("ComfyUI not found: install this pack in ComfyUI/custom_nodes/, pass --comfyui DIR (or set "
                   "COMFYUI_PATH), or run on servers with --server URL", file=sys.stderr)
             return 2
-        from runner.batch.local import LocalExecutor
+        from .local import LocalExecutor
         executor = LocalExecutor(boot, workflow, name, options)
-    from runner.batch.state import OutputFolderError
+    from .state import OutputFolderError
     try:
         return run_batch(rows, Path(opts.out), workflow_bytes, options, executor)
     except OutputFolderError as exc:

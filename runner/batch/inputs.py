@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from runner.batch.manifest import IDENTITY_SUFFIX, BadRow, Job, Row
-from runner.headless import RunnerError, decoded_png, staged_name
+from .manifest import IDENTITY_SUFFIX, BadRow, Job, Row
+from ..workflow_prompt import RunnerError, decoded_png, staged_name
 
 KEY_VERSION = 1
 
@@ -34,8 +34,8 @@ def file_digest(path: str, cache: Dict[str, Tuple[str, str]]) -> Tuple[str, str]
 
 def checked_identity(path: str) -> None:
     """A saved identity is checked when the batch is planned (a bad file fails its rows, not the batch)."""
-    from instantid_core.errors import IdentityFileError
-    from instantid_core.files.identity_file import load_identity
+    from ...instantid_core.errors import IdentityFileError
+    from ...instantid_core.files.identity_file import load_identity
     try:
         load_identity(Path(path))
     except IdentityFileError as exc:

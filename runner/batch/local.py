@@ -1,4 +1,4 @@
-"""The default executor: ComfyUI's own executor in this process (runner/executor.PromptRunner), kept for the
+"""The default executor: ComfyUI's own executor in this process (runner/in_process_comfy.PromptRunner), kept for the
 whole batch, so models load once and ComfyUI's cache keeps what did not change from one row to the next (a
 person's face analysis and projection, while their rows run one after another). ``ComfyWorker`` is also what
 each Ray actor runs."""
@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from runner.batch.inputs import staged_bytes
-from runner.batch.manifest import IDENTITY_SUFFIX, Job
-from runner.batch.prompts import Outcome, Stager, build_prompt, score_from_outputs
+from .inputs import staged_bytes
+from ..in_process_comfy import PromptError, PromptRunner, saved_images
+from ..workflow_prompt import RunnerError, node_definitions, preflight, workflow_to_api
+from .manifest import IDENTITY_SUFFIX, Job
+from .prompts import Outcome, Stager, build_prompt, score_from_outputs
 
 Progress = Callable[[int, int], None]
 
@@ -21,8 +23,6 @@ class ComfyWorker:
 
     def __init__(self, workflow: dict, workflow_name: str, options: dict, say: Callable[[str], None] = print,
                  name: str = "local"):
-        from runner.executor import PromptRunner
-        from runner.headless import node_definitions, workflow_to_api
 
         self.base = workflow_to_api(workflow, node_definitions(), say, workflow_name)
         self.options = options
@@ -39,7 +39,6 @@ class ComfyWorker:
 
     def _put(self, read: Callable[[str], bytes]):
         import folder_paths
-        from runner.headless import RunnerError
 
         def put(name: str, path: str) -> None:
             if name.endswith(IDENTITY_SUFFIX):  # a saved identity: where Load Identity looks
@@ -70,8 +69,6 @@ class ComfyWorker:
         self.staged.clear()
 
     def run(self, job: Job, read: Callable[[str], bytes] = staged_bytes) -> Outcome:
-        from runner.executor import PromptError
-        from runner.headless import RunnerError, preflight, saved_images
 
         start = time.perf_counter()
         try:
@@ -108,7 +105,6 @@ class LocalExecutor:
         self.boot, self.workflow, self.workflow_name, self.options, self.say = boot, workflow, workflow_name, options, say
 
     def run(self, jobs: List[Job], sink) -> None:
-        from runner.headless import RunnerError
 
         self.boot()
         try:

@@ -53,7 +53,7 @@ class Job:
     staged: Tuple[Tuple[str, str], ...] = field(default=(), compare=False)  # (path, name in ComfyUI's input)
 
     def overrides(self) -> dict:
-        """What headless.apply_overrides takes from a row."""
+        """What workflow_prompt.apply_overrides takes from a row."""
         return dict(faces=list(self.faces), pose=self.pose, prompt=self.prompt, negative=self.negative,
                     seed=self.seed, width=self.width, height=self.height, steps=self.steps, sets=list(self.sets))
 

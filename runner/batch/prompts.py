@@ -1,5 +1,5 @@
-"""A row as an API prompt: the workflow converted once (headless.workflow_to_api, cubiq's migrated), then the
-row's values set the way `run` sets its options (headless.apply_overrides). Every executor builds its prompts
+"""A row as an API prompt: the workflow converted once (workflow_prompt.workflow_to_api, cubiq's migrated), then the
+row's values set the way `run` sets its options (workflow_prompt.apply_overrides). Every executor builds its prompts
 here, so a row gives the same prompt (and the same PNG, metadata included) locally, on a server, on Ray."""
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional
 
-from runner.batch.manifest import Job
-from runner.headless import apply_overrides
+from .manifest import Job
+from ..workflow_format import VIRTUAL
+from ..workflow_prompt import apply_overrides, is_api_prompt
 
 OPTION_KEYS = ("checkpoint", "controlnet", "adapter", "steps", "width", "height", "sets")
 
 
 class Stager:
     """What apply_overrides calls ``add(path)`` on for each photo and ``add_identity(path)`` on for each saved
-    identity (as headless.Staging): answers the name the row's file has in ComfyUI (a photo's in its input
+    identity (as workflow_prompt.Staging): answers the name the row's file has in ComfyUI (a photo's in its input
     folder, an identity's in models/instantid_identities), after ``put(name, path)`` has made sure the file is
     there (copied, uploaded…). Both names were fixed, and identities checked, by inputs.with_inputs."""
 
@@ -70,8 +71,6 @@ def score_from_outputs(outputs: dict) -> Optional[float]:
 
 def required_node_types(workflow: dict) -> List[str]:
     """The node classes a workflow (UI or API format) needs from the server."""
-    from runner.headless import is_api_prompt
-    from runner.workflow_format import VIRTUAL
     if is_api_prompt(workflow):
         return sorted({n["class_type"] for n in workflow.values()})
     return sorted({n.get("type") for n in workflow.get("nodes", []) if n.get("type") not in VIRTUAL

@@ -10,13 +10,12 @@ folder; every node needs ComfyUI and this pack (at --comfyui / $COMFYUI_PATH / t
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import List, Optional
 
-from runner.batch.inputs import staged_bytes
-from runner.batch.manifest import Job
-from runner.batch.prompts import Outcome
+from .inputs import staged_bytes
+from .manifest import Job
+from .prompts import Outcome
 
 PACK = Path(__file__).resolve().parents[2]
 
@@ -26,10 +25,8 @@ class ComfyActor:
 
     def __init__(self, comfy_root: Optional[str], comfy_args: List[str], workflow: dict, workflow_name: str,
                  options: dict, threads: Optional[int] = None):
-        if str(PACK) not in sys.path:
-            sys.path.append(str(PACK))
-        from runner.boot import boot_comfy, loaded_pack
-        from runner.comfy_location import find_comfyui
+        from ..boot import boot_comfy, loaded_pack
+        from ..comfy_location import find_comfyui
         root = find_comfyui(PACK, comfy_root)
         if root is None:
             raise RuntimeError(f"ComfyUI not found on this Ray node ({os.uname().nodename}): set COMFYUI_PATH there")
@@ -38,7 +35,7 @@ class ComfyActor:
             torch.set_num_threads(threads)
         boot_comfy(root, comfy_args, custom_nodes=True)
         loaded_pack(PACK)
-        from runner.batch.local import ComfyWorker
+        from .local import ComfyWorker
         self.worker = ComfyWorker(workflow, workflow_name, options, say=lambda _l: None,
                                   name=f"ray:{os.uname().nodename}:{os.getpid()}")
 
@@ -76,6 +73,16 @@ def _item(job: Job) -> dict:
             "file_bytes": [staged_bytes(p) for p in paths]}
 
 
+def runtime_env(env_vars: Optional[dict] = None) -> dict:
+    """The Ray runtime_env a cluster needs for this pack: its workers register the pack under the name ComfyUI
+    gives it (runner/pack_import.py) before they unpickle ComfyActor, whose module has that name."""
+    from ray import cloudpickle
+
+    from .. import pack_import
+    cloudpickle.register_pickle_by_value(pack_import)  # the pack cannot be imported on a worker before the hook
+    return {"worker_process_setup_hook": pack_import.process_setup(PACK), "env_vars": dict(env_vars or {})}
+
+
 class RayExecutor:
     name = "ray"
 
@@ -95,8 +102,7 @@ class RayExecutor:
         import ray
 
         if not ray.is_initialized():
-            env = {"env_vars": {"PYTHONPATH": str(PACK)}}  # actors import this module by name
-            ray.init(address=self.address, runtime_env=env, **self.init_kwargs)
+            ray.init(address=self.address, runtime_env=runtime_env(), **self.init_kwargs)
         gpus = self.gpus if self.gpus is not None else (1.0 if ray.cluster_resources().get("GPU", 0) else 0.0)
         actors = self.actors or max(1, int(ray.cluster_resources().get("GPU", 0) // gpus) if gpus else 1)
         items = [_item(j) for j in jobs]

@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import List, Optional
 
-from runner.batch.inputs import batch_fingerprint, by_person, with_inputs
-from runner.batch.manifest import BadRow, Job, Row
-from runner.batch.progress import Progress, summary
-from runner.batch.prompts import Outcome
-from runner.batch.state import OutputFolder, record
+from .inputs import batch_fingerprint, by_person, with_inputs
+from .manifest import BadRow, Job, Row
+from .progress import Progress, summary
+from .prompts import Outcome
+from .state import OutputFolder, record
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 

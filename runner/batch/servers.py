@@ -18,9 +18,11 @@ from collections import deque
 from pathlib import Path
 from typing import Deque, Dict, List, Optional
 
-from runner.batch.inputs import staged_bytes
-from runner.batch.manifest import IDENTITY_SUFFIX, Job
-from runner.batch.prompts import Outcome, Stager, build_prompt, score_from_outputs
+from .inputs import staged_bytes
+from ..in_process_comfy import describe_failure, describe_invalid
+from ..workflow_prompt import RunnerError, workflow_to_api
+from .manifest import IDENTITY_SUFFIX, Job
+from .prompts import Outcome, Stager, build_prompt, score_from_outputs
 
 PACK_PREFIX = "InstantIDPrecision_"
 
@@ -38,12 +40,10 @@ class RowFailed(Exception):
 
 
 def _describe(prompt: dict, error: Optional[dict]) -> str:
-    from runner.executor import describe_failure
     return describe_failure(prompt, error)
 
 
 def _invalid(prompt: dict, body) -> str:
-    from runner.executor import describe_invalid
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         return describe_invalid(prompt, body["error"], body.get("node_errors") or {})
     return f"the server refused the prompt: {body}"
@@ -99,7 +99,6 @@ class ServerExecutor:
 
     async def _check(self, session, server: Server) -> Optional[str]:
         import aiohttp
-        from runner.headless import RunnerError, workflow_to_api
         try:
             async with session.get(server.url + "/object_info") as r:
                 if r.status != 200:
@@ -262,7 +261,6 @@ class ServerExecutor:
         server.uploaded.add(name)
 
     async def _execute(self, server: Server, job: Job) -> Outcome:
-        from runner.headless import RunnerError
         uploads = []
         try:
             api = build_prompt(server.base_api, job, self.options, Stager(job, lambda n, p: uploads.append((n, p))))

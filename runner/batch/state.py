@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
-from runner.arg_checks import shown_path
+from ..arg_checks import shown_path
 
 RESULTS = "results.jsonl"
 PART = ".part"

@@ -60,8 +60,8 @@ def boot(comfy_root: str, flags) -> dict:
     """Parse ``flags`` as ComfyUI's command line and set up its devices; returns the facts the JSON reports."""
     root = str(Path(comfy_root).resolve())
     sys.path.insert(0, root)
-    if str(PACK) not in sys.path:
-        sys.path.append(str(PACK))  # last: ComfyUI's `nodes` module must win over the pack's nodes/ folder
+    import testkit
+    testkit.load()  # the pack, as ComfyUI names it (runner/pack_import.py)
     import comfy.options
     comfy.options.enable_args_parsing()
     saved, sys.argv = sys.argv, [os.path.join(root, "main.py"), *flags]

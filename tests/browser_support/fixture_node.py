@@ -88,7 +88,8 @@ def custom_node_source(tests_dir: str, base: str, models: bool = True) -> str:
     return (
         '"""Test-only (written by tests/test_browser.py): tiny models for the InstantID browser test."""\n'
         "import sys\n"
-        f"sys.path[:0] = [{str(tests_dir)!r}, {str(Path(tests_dir).parent)!r}]  # tests/ helpers, repo root\n"
+        f"sys.path[:0] = [{str(tests_dir)!r}]  # tests/ helpers\n"
+        "import instantid_testkit  # the pack as ComfyUI names it; instantid_core names its core\n"
         "from browser_support.fixture_node import setup\n"
         f"setup({str(base)!r}, models={bool(models)!r})\n"
         "NODE_CLASS_MAPPINGS = {}\n"

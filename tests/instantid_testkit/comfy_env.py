@@ -79,6 +79,15 @@ def comfy_env(tmp_root: Path) -> ComfyEnv:
     return _ENV
 
 
+def write_tiny_family_node(custom_nodes: Path) -> None:
+    """A test-only custom node (one .py file) that registers the tiny SDXL family in the ComfyUI that loads it (a
+    `python <pack> …` subprocess, a Ray worker). Importing the kit there registers the pack too, as ComfyUI
+    names it (runner/pack_import.py)."""
+    (custom_nodes / "tiny_sdxl_family.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\nfrom instantid_testkit import comfy_support\n"
+        "comfy_support.register_tiny_sdxl()\nNODE_CLASS_MAPPINGS = {}\n")
+
+
 def cli_base_dir(env: ComfyEnv, tmp: Path) -> Path:
     """A ComfyUI base directory for a `python <pack> …` subprocess (its own ComfyUI start-up): the tiny models, and
     a test-only custom node that registers the tiny SDXL family in that process too."""
@@ -87,7 +96,5 @@ def cli_base_dir(env: ComfyEnv, tmp: Path) -> Path:
     if not base.exists():
         shutil.copytree(env.tmp / "models", base / "models")
         (base / "custom_nodes").mkdir(parents=True)
-        (base / "custom_nodes" / "tiny_sdxl_family.py").write_text(
-            f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\nfrom instantid_testkit import comfy_support\n"
-            "comfy_support.register_tiny_sdxl()\nNODE_CLASS_MAPPINGS = {}\n")
+        write_tiny_family_node(base / "custom_nodes")
     return base

@@ -1,5 +1,5 @@
 """A small catalog of generated files in the real layout (adapter, IdentityNet, two antelopev2 files), and the
-hub (tests/hub_server.py) serving them: the downloader's tests run on it instead of the multi-GB catalog."""
+hub (tests/instantid_testkit/hub_server.py) serving them: the downloader's tests run on it instead of the multi-GB catalog."""
 from __future__ import annotations
 
 import hashlib

@@ -15,7 +15,7 @@ the fixtures live in the named package ``instantid_testkit``, not under ``tests.
 """
 from .layers import list_cross_attention_layers
 from .locate import bootstrap_comfy, comfy_path, is_comfy_root
-from .runner import (PromptError, PromptRunner, RunResult, ServerStub, load_custom_node, run_prompt,
+from .in_process import (PromptError, PromptRunner, RunResult, ServerStub, load_custom_node, run_prompt,
                      set_io_dirs, use_model_dir)
 from .tiny_controlnet import build_tiny_controlnet_module, tiny_controlnet_state_dict, write_tiny_controlnet
 from .tiny_sdxl import (TINY_CONTEXT_DIM, TINY_SDXL_UNET_CONFIG, build_tiny_clip, build_tiny_sdxl_model,

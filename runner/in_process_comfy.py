@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from pathlib import Path
+from typing import Callable, List, Optional
 
-from runner import core_execution
+from . import core_execution
 
 Listener = Callable[[str, dict], None]
 
@@ -139,3 +140,14 @@ def describe_failure(prompt: dict, error: Optional[dict]) -> str:
         return "the run was interrupted"
     return (f"node {error.get('node_id', '?')} '{_title(prompt, error.get('node_id'))}' "
             f"({error.get('node_type', '?')}) failed: {error.get('exception_message', '').strip()}")
+
+
+def saved_images(outputs: dict) -> List[Path]:
+    """Where the images a run saved (or previewed) are: its history's outputs read as ComfyUI's folders."""
+    import folder_paths
+    files = []
+    for ui in outputs.values():
+        for img in ui.get("images", []):
+            base = folder_paths.get_directory_by_type(img.get("type", "output"))
+            files.append(Path(base, img.get("subfolder", ""), img["filename"]))
+    return files

@@ -10,7 +10,7 @@ the full node chain (face analysis -> loader -> [precision manager] -> projectio
 Every row is printed as one line ``MATRIX_ROW <json>``; the parent asserts them. The child itself asserts
 nothing, so one bad row does not hide the others.
 
-    COMFYUI_PATH=/path/to/ComfyUI python tests/matrix_child.py --tmp DIR -- --cpu --force-fp16
+    COMFYUI_PATH=/path/to/ComfyUI python tests/instantid_testkit/matrix_child.py --tmp DIR -- --cpu --force-fp16
 """
 from __future__ import annotations
 
@@ -21,11 +21,10 @@ import time
 import traceback
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
-for _p in (ROOT, TESTS):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+if str(TESTS) not in sys.path:  # run as a script: the kit by name (importing it registers the pack)
+    sys.path.insert(0, str(TESTS))
 
 ROW_PREFIX = "MATRIX_ROW "
 ADAPTER_DTYPES = ("fp32", "fp16", "bf16")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from runner.boot import load_custom_node
-from runner.executor import MessageLog as ServerStub
-from runner.executor import PromptError, PromptRunner, RunResult
+from runner.in_process_comfy import MessageLog as ServerStub
+from runner.in_process_comfy import PromptError, PromptRunner, RunResult
 
 __all__ = ["ServerStub", "PromptRunner", "PromptError", "RunResult", "run_prompt", "load_custom_node",
            "use_model_dir", "set_io_dirs"]
