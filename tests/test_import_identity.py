@@ -20,17 +20,24 @@ TINY = ["--checkpoint", "tiny_sdxl.safetensors", "--controlnet", "tiny_identityn
         "--adapter", "ip-adapter.safetensors", "--width", "64", "--height", "64", "--steps", "1"]
 SLOW = 600  # a fresh ComfyUI start-up per command, on a loaded 2-core machine
 
-# A test-only custom node: when its process exits it writes, for every file of the pack (tests/ aside) that
-# the process imported, the sys.modules names of each distinct module object made of it.
+# A test-only custom node: when its process exits it writes, for every file of the pack's product (its top-level
+# .py files, nodes/, runner/, instantid_core/) that the process imported, the sys.modules names of each distinct
+# module object made of it. Only those: a venv inside the clone (CI's .venv) holds extension modules that are
+# rightly registered under several names.
 CENSUS_NODE = """
 import atexit, json, os, sys
 PACK, OUT = {pack!r}, {out!r}
+PRODUCT = ("nodes", "runner", "instantid_core")
 def census():
     objects = {{}}
     for name, module in list(sys.modules.items()):
         path = os.path.realpath(getattr(module, "__file__", None) or "/")
-        if path.startswith(PACK + os.sep) and not path.startswith(os.path.join(PACK, "tests") + os.sep):
-            objects.setdefault(os.path.relpath(path, PACK), {{}}).setdefault(id(module), []).append(name)
+        if not path.startswith(PACK + os.sep):
+            continue
+        relative = os.path.relpath(path, PACK)
+        parts = relative.split(os.sep)
+        if len(parts) == 1 or parts[0] in PRODUCT:
+            objects.setdefault(relative, {{}}).setdefault(id(module), []).append(name)
     with open(OUT, "w") as f:
         json.dump({{path: sorted(by_id.values()) for path, by_id in objects.items()}}, f)
 atexit.register(census)
