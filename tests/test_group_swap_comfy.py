@@ -202,3 +202,33 @@ def test_bad_inputs_name_the_input_to_fix(env):
         assert result.error["exception_message"].startswith(
             f"InstantID {title}: check the '{name}' input — {problem}"), result.error["exception_message"]
         assert "save" not in result.executed
+
+
+def score_matrix(text):
+    """Identity Score's plain table -> [images, references] (the mean column dropped)."""
+    rows = [line.split() for line in text.splitlines()[1:]]
+    return np.array([[float(v) for v in row[1:-1]] for row in rows])
+
+
+@pytest.mark.parametrize("assignment, order, right", [("by likeness", "", True), ("order", "0,1,2", False)])
+def test_identity_score_per_person_puts_each_face_highest_on_its_assigned_identity(env, assignment, order, right):
+    """Identity Score on the face batch against the per-crop identity: one row per face, one column per crop's
+    identity, so row i holds face i against its own assigned identity (column i) and against the others. The
+    tiny SDXL cannot draw faces, so the faces scored are the crops themselves (a perfect generator: each output
+    face is its person). By likeness the diagonal wins every row; with a wrong order ('0,1,2' on a photo of the
+    people 2, 0, 1) it loses, which is what the score is there to show."""
+    p = prompt(assignment=assignment, order=order)
+    p["crop"]["inputs"]["padding"] = 2.0  # the face a fifth of the crop: a size the tiny detector finds in it
+    p["score"] = {"class_type": "InstantIDPrecision_IdentityScore", "inputs": {
+        "face_analysis": ["fa", 0], "images": ["crop", 0], "identity": ["crop", 3], "face": "largest",
+        "face_index": 0, "on_no_face": "error", "preview_order": "batch order"}}
+    result = cs.run_prompt(p)
+    scores = score_matrix(result.output("score", 1))
+    assert scores.shape == (3, 3)
+    own = np.diag(scores)
+    others = scores + np.diag(np.full(3, -np.inf))
+    if right:
+        assert (own > others.max(1)).all() and (own > 0.95).all()  # each face is its own person (resampled)
+        assert (others.max(1) < 0.6).all()  # and the tiny recognizer tells the others apart
+    else:
+        assert (own < others.max(1)).all()
