@@ -93,6 +93,8 @@ def test_stacking_refuses_identities_that_are_not_one_person_or_do_not_match():
     with pytest.raises(InputValueError, match="identity_1 holds 2 identities") as err:
         stack_per_crop([one[0], two[0]], [one[1], two[1]], (0, 1))
     assert err.value.input_name == "identity_1"
+    tokens, kv = stack_per_crop([one[0], two[0]], [one[1], two[1]], (0,))  # identity_1 unused: not refused
+    assert kv.identities == 1
     long = identity(3, tokens=32)
     with pytest.raises(InputValueError, match="identity_1 has tokens of shape") as err:
         stack_per_crop([one[0], long[0]], [one[1], long[1]], (0, 1))

@@ -29,10 +29,11 @@ def stack_per_crop(tokens: Sequence[IdentityTokens], kvs: Sequence[IdentityKV],
     """``picks[i]``: the identity (index into tokens/kvs) of crop i -> tokens [N, T, C] and K/V per layer [N, T, C]."""
     if not picks:
         raise InputValueError("no crop to give an identity to")
-    for n, (t, kv) in enumerate(zip(tokens, kvs)):
-        check_single(t, kv, n)
+    used = sorted(set(picks))  # an identity no face got is never sampled: nothing to check on it
+    for n in used:
+        check_single(tokens[n], kvs[n], n)
     first = picks[0]
-    for n in sorted(set(picks)):
+    for n in used:
         if tokens[n].cond.shape != tokens[first].cond.shape:
             raise InputValueError(f"identity_{n} has tokens of shape {tuple(tokens[n].cond.shape)}, identity_{first} "
                                   f"{tuple(tokens[first].cond.shape)}: project every identity with the same "
