@@ -6,6 +6,7 @@ from .doctor_node import InstantIDModelDoctor
 from .example_inputs import install_example_inputs
 from .face_nodes import InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoints
 from .face_region_nodes import InstantIDFaceCrop, InstantIDFaceStitch
+from .group_swap_node import InstantIDGroupFaceCrop, InstantIDGroupFaceStitch
 from .folders import register_model_folders
 from . import download_route, keypoint_presets_route, migration_route  # noqa: F401  (routes, when a server runs)
 from .manual_keypoints_node import InstantIDManualKeypoints
@@ -24,6 +25,7 @@ NODES = (InstantIDFaceAnalysisLoader, InstantIDFaceDetect, InstantIDFaceKeypoint
          InstantIDModelLoader,
          InstantIDPrecisionOffload, InstantIDImageProjection, InstantIDApplyAttention, InstantIDApplyIdentityNet,
          InstantIDApply, InstantIDApplyAllInOne, InstantIDModelDoctor, InstantIDFaceCrop, InstantIDFaceStitch,
-         InstantIDIdentityScore, InstantIDSaveIdentity, InstantIDLoadIdentity, InstantIDMultiPerson)
+         InstantIDIdentityScore, InstantIDSaveIdentity, InstantIDLoadIdentity, InstantIDMultiPerson,
+         InstantIDGroupFaceCrop, InstantIDGroupFaceStitch)
 NODE_CLASS_MAPPINGS = {cls.NODE_ID: cls for cls in NODES}
 NODE_DISPLAY_NAME_MAPPINGS = {cls.NODE_ID: cls.DISPLAY_NAME for cls in NODES}

@@ -475,6 +475,76 @@ def face_detailer(g):
            "feather.\n\n" + models_note())
 
 
+def family_photo(g):
+    """Group swap by likeness: every face of the family photo is regenerated with the identity that looks most
+    like it, all faces in one batch through one sampler."""
+    ckpt = g.add("CheckpointLoaderSimple", col=0, ckpt_name=SDXL_MODEL["name"], models=[SDXL_MODEL])
+    cn = g.add("ControlNetLoader", "IdentityNet", col=0, control_net_name=IDENTITYNET_MODEL["name"],
+               models=[IDENTITYNET_MODEL])
+    iid = g.add("InstantIDPrecision_ModelLoader", col=0, instantid_file=ADAPTER_MODEL["name"], models=[ADAPTER_MODEL])
+    fa = g.add("InstantIDPrecision_FaceAnalysisLoader", col=0, provider="auto")
+    pos = g.add("CLIPTextEncode", "Positive prompt", col=1, text=SWAP_PROMPT)
+    neg = g.add("CLIPTextEncode", "Negative prompt", col=1, text=NEGATIVE)
+    g.link(ckpt, 1, pos, "clip")
+    g.link(ckpt, 1, neg, "clip")
+    dets = [face(g, fa, f"Face photo {who}", image=image)[1]
+            for who, image in (("A", example("face")), ("B", example("face_b")), ("C", example("face_2")))]
+    target, group = face(g, fa, "Target photo (family)", selection="all", image=example("three_people"))
+    projs = [project(g, iid, det) for det in dets]
+    crop = g.add("InstantIDPrecision_GroupFaceCrop", "Group face crop", col=3, assignment="by likeness")
+    g.link(target, 0, crop, "image")
+    g.link(group, 0, crop, "faces")
+    for n, proj in enumerate(projs):
+        g.link(proj, 0, crop, f"identity_{n}")
+    a = g.add("InstantIDPrecision_Apply", col=4)
+    g.link(ckpt, 0, a, "model")
+    g.link(pos, 0, a, "positive")
+    g.link(neg, 0, a, "negative")
+    g.link(cn, 0, a, "control_net")
+    g.link(crop, 3, a, "identity")  # one identity per crop: latent i gets crop i's person
+    g.link(crop, 2, a, "image_kps")
+    inpaint = g.add("InpaintModelConditioning", col=5, level=a["pos"][1], noise_mask=True)
+    g.link(a, 1, inpaint, "positive")
+    g.link(a, 2, inpaint, "negative")
+    g.link(ckpt, 2, inpaint, "vae")
+    g.link(crop, 0, inpaint, "pixels")
+    g.link(crop, 1, inpaint, "mask")
+    ks = g.add("KSampler", col=6, level=a["pos"][1], seed=42, steps=30, cfg=4.5, sampler_name="dpmpp_2m",
+               scheduler="karras", denoise=0.6)
+    g.link(a, 0, ks, "model")
+    g.link(inpaint, 0, ks, "positive")
+    g.link(inpaint, 1, ks, "negative")
+    g.link(inpaint, 2, ks, "latent_image")
+    dec = g.add("VAEDecode", col=7, level=ks["pos"][1])
+    g.link(ks, 0, dec, "samples")
+    g.link(ckpt, 2, dec, "vae")
+    st = g.add("InstantIDPrecision_GroupFaceStitch", col=8, level=dec["pos"][1], color_match="lab_mean_std")
+    g.link(target, 0, st, "image")
+    g.link(dec, 0, st, "generated")
+    g.link(crop, 4, st, "crop_info")
+    save = g.add("SaveImage", col=9, level=st["pos"][1], filename_prefix="InstantID_family")
+    g.link(st, 0, save, "images")
+    # each regenerated face (crop i) against every crop's identity: the diagonal is its own person
+    sc = g.add("InstantIDPrecision_IdentityScore", col=8, face="largest")
+    g.link(fa, 0, sc, "face_analysis")
+    g.link(dec, 0, sc, "images")
+    g.link(crop, 3, sc, "identity")
+    g.note("Family photo, every face its own identity (group swap by likeness): Face Detect finds every face of "
+           "'Target photo (family)', Group face crop gives each face the identity (Face photo A, B, C) that looks "
+           "most like it, one to one (its report shows the cosine matrix), and cuts the faces out as ONE batch of "
+           "crops. One Apply InstantID and one KSampler regenerate them all: the crop's identity output holds one "
+           "person per crop, so latent i attends to crop i's own identity. Group Face Stitch puts the faces back "
+           "one by one; every pixel outside the face masks stays exactly the original, and a face that got no "
+           "identity (more faces than identities, or '-' in an order) is not touched. To put OTHER people into "
+           "the photo, set assignment to 'order', e.g. '2,-,0'. Up to six identities: connect identity_3 and on.\n"
+           "Identity Score scores each regenerated face (one row per crop) against every crop's identity: each "
+           "row's highest score should be its own person's column.\n"
+           "Headless: python custom_nodes/<this pack's folder> run example_workflows/instantid_family_photo.json "
+           "--face a.jpg --face b.jpg --face c.jpg --target family.jpg --out family.png\n\n"
+           "Knobs: KSampler denoise (0.6 keeps each face's look and light, 0.9 replaces it), Group face crop "
+           "padding, long_side, mask_grow / feather; Apply InstantID ip_weight / cn_strength.\n\n" + models_note())
+
+
 WORKFLOWS = {"instantid_basic_portrait": basic_portrait, "instantid_pose_from_photo": pose_from_photo,
              "instantid_pose_by_hand": pose_by_hand,
              "instantid_two_people_masks": two_people, "instantid_three_people": three_people,
@@ -482,7 +552,7 @@ WORKFLOWS = {"instantid_basic_portrait": basic_portrait, "instantid_pose_from_ph
              "instantid_multi_reference": multi_reference, "instantid_cpu_low_vram": cpu_low_vram,
              "instantid_face_swap": face_swap, "instantid_group_photo_one_face": group_photo,
              "instantid_face_detailer": face_detailer,
-             "instantid_best_of_four": best_of_four}
+             "instantid_best_of_four": best_of_four, "instantid_family_photo": family_photo}
 
 
 def main():

@@ -50,6 +50,8 @@ OUR_NODES = {
     "InstantIDPrecision_SaveIdentity": "InstantID Save Identity",
     "InstantIDPrecision_LoadIdentity": "InstantID Load Identity",
     "InstantIDPrecision_MultiPerson": "InstantID Multi-Person",
+    "InstantIDPrecision_GroupFaceCrop": "InstantID Group Face Crop",
+    "InstantIDPrecision_GroupFaceStitch": "InstantID Group Face Stitch",
 }
 EXTENSION_URL = "/extensions/comfyui-instantid/instantid.js"
 # the face photo of tests/comfy_env.py: (x, y, side) -> boxes by size: [96,160,224,288], [400,192,464,256]

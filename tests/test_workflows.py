@@ -29,7 +29,8 @@ def test_there_are_workflows_for_each_use_case():
     assert {"instantid_basic_portrait", "instantid_pose_from_photo", "instantid_pose_by_hand",
             "instantid_two_people_masks", "instantid_split_second_controlnet", "instantid_multi_reference",
             "instantid_cpu_low_vram", "instantid_face_swap", "instantid_group_photo_one_face",
-            "instantid_face_detailer", "instantid_best_of_four", "instantid_three_people"} <= names
+            "instantid_face_detailer", "instantid_best_of_four", "instantid_three_people",
+            "instantid_family_photo"} <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -205,6 +206,10 @@ def test_every_workflow_has_an_identity_score_bypassed_unless_it_chooses(path):
     links = {l[0]: l for l in wf["links"]}
     sources = {i["name"]: next(n["type"] for n in wf["nodes"] if n["id"] == links[i["link"]][1])
                for i in score["inputs"] if i["link"] is not None}
+    if path.stem == "instantid_family_photo":  # each regenerated face against every crop's own identity
+        assert sources["images"] == "VAEDecode" and sources["identity"] == "InstantIDPrecision_GroupFaceCrop"
+        assert score["mode"] == 0
+        return
     assert sources["images"] == "VAEDecode" and sources["identity"] == "InstantIDPrecision_ImageProjection"
     if path.stem == "instantid_best_of_four":
         assert score["mode"] == 0 and any(n["type"] == "EmptyLatentImage" and n["widgets_values"][2] == 4
@@ -273,6 +278,7 @@ def _overrides(env, path):
     faces = {"instantid_two_people_masks": [photos / "me.png", photos / "other.png"],
              "instantid_multi_reference": [photos / "me.png", photos / "other.png"],
              "instantid_three_people": [photos / "me.png", photos / "other.png", photos / "me.png"],
+             "instantid_family_photo": [photos / "me.png", photos / "other.png", photos / "me.png"],
              }.get(path.stem, [photos / "me.png"])
     pose = photos / {"instantid_two_people_masks": "two.png", "instantid_three_people": "three.png"}.get(path.stem,
                                                                                                       "other.png")
@@ -283,8 +289,12 @@ def _overrides(env, path):
     target = None
     if "face_swap" in path.stem or "group_photo" in path.stem:  # the photo whose face is replaced
         target = str(photos / ("two.png" if "group" in path.stem else "other.png"))
+    if "family_photo" in path.stem:  # every face of this photo gets its own identity
+        target = str(photos / "three.png")
     if any(word in path.stem for word in ("face_swap", "group_photo", "face_detailer")):
         sets = sets + ["Face crop.long_side=64"]  # the crop is the generation size there
+    if "family_photo" in path.stem:
+        sets = sets + ["Group face crop.long_side=64"]
     return dict(faces=[str(f) for f in faces], pose=str(pose), target=target, prompt="a portrait", width=64,
                 height=64, steps=1, seed=3, sets=sets, **TINY)
 

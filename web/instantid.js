@@ -28,7 +28,7 @@ import { addPictureWidget } from "./canvas_widget.js";
 
 const FACE_NODE = "InstantIDPrecision_FaceDetect";
 const REPORT_NODES = new Set(["InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection", "InstantIDPrecision_ModelDoctor",
-  "InstantIDPrecision_MultiPerson"]);
+  "InstantIDPrecision_MultiPerson", "InstantIDPrecision_GroupFaceCrop"]);
 const FACES_WIDGET = "instantid_faces";
 const REPORT_WIDGET = "instantid_report";
 const STATE_KEY = "instantid_ui";

@@ -22,4 +22,5 @@ FRONTEND_SIZES = {
     "InpaintModelConditioning": [300, 138], "InstantIDPrecision_ManualKeypoints": [340, 470],
     "PreviewImage": [400, 26], "InstantIDPrecision_IdentityScore": [320, 230],
     "InstantIDPrecision_MultiPerson": [320, 446],
+    "InstantIDPrecision_GroupFaceCrop": [320, 366], "InstantIDPrecision_GroupFaceStitch": [320, 166],
 }

@@ -71,15 +71,18 @@ def with_inputs(rows: List[Row], fingerprint: str) -> List[Row]:
             out.append(r)
             continue
         try:
-            files = list(r.faces) + ([r.pose] if r.pose else [])
+            files = list(r.faces) + [p for p in (r.pose, r.target) if p]
             digests = [file_digest(f, cache) for f in files]
         except RunnerError as exc:
             out.append(BadRow(r.line, r.row, str(exc), r.seed))
             continue
         face_hashes = [d[0] for d in digests[:len(r.faces)]]
-        content = {"batch": fingerprint, "faces": face_hashes, "pose": digests[-1][0] if r.pose else None,
+        extra = dict(zip([k for k in ("pose", "target") if getattr(r, k)], [d[0] for d in digests[len(r.faces):]]))
+        content = {"batch": fingerprint, "faces": face_hashes, "pose": extra.get("pose"),
                    "prompt": r.prompt, "negative": r.negative, "seed": r.seed, "width": r.width,
                    "height": r.height, "steps": r.steps, "sets": list(r.sets)}
+        if r.target:  # only then: the keys of rows without a target stay what they were (no re-run on upgrade)
+            content["target"] = extra["target"]
         key = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
         person = hashlib.sha256("".join(face_hashes).encode()).hexdigest()[:16]
         out.append(replace(r, key=key, person=person, staged=tuple((f, d[1]) for f, d in zip(files, digests))))

@@ -4,8 +4,10 @@ A row that cannot run (unknown column, bad seed, NaN, a path outside the allowed
 ``BadRow`` with its error; the other rows still run. Columns:
 
   id        name of the row in file names and results (default: the first face photo's name)
-  face      face photo(s) or a saved identity (.safetensors); several separated by ';' (JSONL: a list)
+  face      face photo(s) or a saved identity (.safetensors); several separated by ';' (JSONL: a list), one per
+            face input of the workflow in order (Face photo A, B, C of the three-people and family workflows)
   pose      photo whose face pose to copy
+  target    the photo whose faces are replaced (face swap, group photo, family photo workflows), as `run --target`
   prompt, negative
   seed      integer 0 … 2**64-1 (default: --seed)
   width, height, steps
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
-COLUMNS = ("id", "face", "pose", "prompt", "negative", "seed", "width", "height", "steps", "set")
+COLUMNS = ("id", "face", "pose", "target", "prompt", "negative", "seed", "width", "height", "steps", "set")
 SET_PREFIX = "set:"
 MAX_SEED = 2 ** 64 - 1
 IDENTITY_SUFFIX = ".safetensors"
@@ -40,6 +42,7 @@ class Job:
     row: str                        # id: names the output file and the results record
     faces: Tuple[str, ...]          # absolute paths
     pose: Optional[str] = None
+    target: Optional[str] = None    # absolute path of the photo whose faces are replaced
     prompt: Optional[str] = None
     negative: Optional[str] = None
     seed: int = 0
@@ -54,8 +57,9 @@ class Job:
 
     def overrides(self) -> dict:
         """What workflow_prompt.apply_overrides takes from a row."""
-        return dict(faces=list(self.faces), pose=self.pose, prompt=self.prompt, negative=self.negative,
-                    seed=self.seed, width=self.width, height=self.height, steps=self.steps, sets=list(self.sets))
+        return dict(faces=list(self.faces), pose=self.pose, target=self.target, prompt=self.prompt,
+                    negative=self.negative, seed=self.seed, width=self.width, height=self.height, steps=self.steps,
+                    sets=list(self.sets))
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -204,6 +208,7 @@ def parse_row(data: dict, line: int, paths: PathRules, default_seed: int, sep: s
         if not faces:
             raise _RowError("no face photo (column 'face')")
         pose = _text(data.get("pose"), "pose")
+        target = _text(data.get("target"), "target")
         sets = _list(data.get("set"), "set", "\n")
         for s in sets:
             _check_set(s)
@@ -212,6 +217,7 @@ def parse_row(data: dict, line: int, paths: PathRules, default_seed: int, sep: s
             row_id = _safe_id(Path(faces[0]).stem)
         return Job(line=line, row=row_id, faces=tuple(faces),
                    pose=paths.resolve(pose, "pose") if pose else None,
+                   target=paths.resolve(target, "target") if target else None,
                    prompt=_text(data.get("prompt"), "prompt"), negative=_text(data.get("negative"), "negative"),
                    seed=seed, width=_int(data.get("width"), "width", 16, 16384),
                    height=_int(data.get("height"), "height", 16, 16384),

@@ -447,8 +447,16 @@
     const dialog = templateDialog();
     if (!dialog) return null;
     const imgs = [...dialog.querySelectorAll("img")].filter((i) => names.includes(i.alt));
-    // thumbnails load lazily, as a user scrolls to them: bring the next one that has not loaded into view
-    imgs.find((i) => !(i.complete && i.naturalWidth > 0))?.scrollIntoView({ block: "center" });
+    // thumbnails load lazily, as a user scrolls to them: bring the next one that has not loaded into view; a card
+    // out of view may not have its picture element yet (1.49), so then bring the first such card's title into view
+    const waiting = imgs.find((i) => !(i.complete && i.naturalWidth > 0));
+    const shown = new Set(imgs.map((i) => i.alt));
+    const missing = names.find((n) => !shown.has(n));
+    if (waiting) waiting.scrollIntoView({ block: "center" });
+    else if (missing) {
+      [...dialog.querySelectorAll("*")].find((e) => !e.childElementCount && e.textContent.trim() === missing)
+        ?.scrollIntoView({ block: "center" });
+    }
     return imgs.map((i) => ({
       name: i.alt, loaded: i.complete && i.naturalWidth > 0, width: i.naturalWidth, height: i.naturalHeight }));
   }
