@@ -172,17 +172,17 @@ def pose_from_photo(g):
            models_note())
 
 
-def pose_by_hand(g):
+def manual_keypoints(g):
     ckpt, pos, neg, fa, iid, cn, lat = base(g)
     _, det = face(g, fa)
     proj = project(g, iid, det)
-    kps = g.add("InstantIDPrecision_ManualKeypoints", "Pose by hand", col=2, preset="three-quarter left",
+    kps = g.add("InstantIDPrecision_ManualKeypoints", "Manual keypoints", col=2, preset="three-quarter left",
                 width=1016, height=1016)
     a = apply(g, ckpt, (pos, 0), (neg, 0), cn, proj, lat, col=3)
     g.link(kps, 0, a, "image_kps")
     ks = finish(g, ckpt, (a, 0), (a, 1), (a, 2), lat, col=4)
     score(g, fa, (ks["_decoded"], 0), col=6, identity=proj)
-    g.note("Identity from 'Face photo', head pose set by hand in 'Pose by hand' (no pose photo): pick a preset, or "
+    g.note("Identity from 'Face photo', head pose from 'Manual keypoints' (no pose photo): pick a preset, or "
            "drag the five points on the node (left eye, right eye, nose, mouth corners); drag an empty spot to "
            "move the face, Shift-drag to turn it, mouse wheel or Alt-drag to size it. Keep its width/height equal "
            "to the Empty Latent Image's. A pose far from the photo's needs more IdentityNet strength (cn_strength) "
@@ -546,7 +546,7 @@ def family_photo(g):
 
 
 WORKFLOWS = {"instantid_basic_portrait": basic_portrait, "instantid_pose_from_photo": pose_from_photo,
-             "instantid_pose_by_hand": pose_by_hand,
+             "instantid_manual_keypoints": manual_keypoints,
              "instantid_two_people_masks": two_people, "instantid_three_people": three_people,
              "instantid_split_second_controlnet": split_with_second_controlnet,
              "instantid_multi_reference": multi_reference, "instantid_cpu_low_vram": cpu_low_vram,

@@ -26,7 +26,7 @@ def load(path):
 
 def test_there_are_workflows_for_each_use_case():
     names = {p.stem for p in WORKFLOWS}
-    assert {"instantid_basic_portrait", "instantid_pose_from_photo", "instantid_pose_by_hand",
+    assert {"instantid_basic_portrait", "instantid_pose_from_photo", "instantid_manual_keypoints",
             "instantid_two_people_masks", "instantid_split_second_controlnet", "instantid_multi_reference",
             "instantid_cpu_low_vram", "instantid_face_swap", "instantid_group_photo_one_face",
             "instantid_face_detailer", "instantid_best_of_four", "instantid_three_people",
@@ -187,8 +187,8 @@ def test_multi_reference_feeds_all_photos_as_one_sequence():
     assert "instantx_multi_photo" in note and "one sequence" in note
 
 
-def test_pose_by_hand_feeds_the_manual_keypoints_at_the_latent_size():
-    wf = load(ROOT / "example_workflows" / "instantid_pose_by_hand.json")
+def test_manual_keypoints_workflow_feeds_the_manual_keypoints_at_the_latent_size():
+    wf = load(ROOT / "example_workflows" / "instantid_manual_keypoints.json")
     nodes = {n["id"]: n for n in wf["nodes"]}
     [manual] = [n for n in nodes.values() if n["type"] == "InstantIDPrecision_ManualKeypoints"]
     [latent] = [n for n in nodes.values() if n["type"] == "EmptyLatentImage"]
