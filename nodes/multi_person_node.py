@@ -36,8 +36,8 @@ def layout_of(faces: FacesResult):
     """The faces of the first image that has any -> (LayoutFace list, (width, height) of that image)."""
     image = next((i for i in faces.images if i.faces), None)
     if image is None:
-        raise InputValueError("the layout has no face: detect the pose photo with Face Detect (selection 'all')",
-                              "faces")
+        raise InputValueError("the layout has no face: detect the pose photo with Face Detect (selection 'all'), or "
+                              "place the faces by hand with 'InstantID Keypoints (manual)'", "faces")
     return [LayoutFace(tuple(float(v) for v in f.bbox), np.asarray(f.kps), f.embedding) for f in image.faces], \
         image.image_size
 
@@ -103,8 +103,9 @@ def apply_multi_person(model, positive, negative, control_net, faces: FacesResul
         # the node would have to choose whom to leave out; with an order string the user has chosen (the report
         # then warns about each identity the order leaves out)
         raise InputValueError(f"{len(identities)} identities are connected but the layout has {len(layout)} face(s): "
-                              f"disconnect identity_{len(layout)} and later ones, detect a layout photo with a "
-                              "face for every identity, or choose who appears with assignment 'order'",
+                              f"disconnect identity_{len(layout)} and later ones, give the layout a face for every "
+                              "identity (a photo with that many faces, or more faces in the manual keypoints' "
+                              "'points'), or choose who appears with assignment 'order'",
                               f"identity_{len(layout)}")
     embeddings = [None if i.embeddings is None else i.embeddings.detach().cpu().numpy() for i in identities]
     if assignment != "by likeness":
@@ -143,7 +144,7 @@ class InstantIDMultiPerson(InstantIDNode):
     NODE_ID = "MultiPerson"
     DISPLAY_NAME = "InstantID Multi-Person"
     DESCRIPTION = ("Several people in one picture without drawing masks: each identity is bound to one face of a "
-                   "layout (faces detected on a pose or group photo), with its identity attention and its own "
+                   "layout (faces detected on a pose or group photo, or placed by hand), with its identity attention and its own "
                    "IdentityNet acting only inside that face's region.")
 
     @classmethod
@@ -152,7 +153,8 @@ class InstantIDMultiPerson(InstantIDNode):
         return {"required": {
             "model": MODEL_IN, "positive": POSITIVE_IN, "negative": NEGATIVE_IN, "control_net": CONTROL_NET,
             "faces": (FACES, {"tooltip": "The layout: faces from 'InstantID Face Detect' (selection 'all') on a pose "
-                              "or group photo. Each face's box places a person, its keypoints pose them. Faces "
+                              "or group photo, or faces placed by hand ('InstantID Keypoints (manual)', its "
+                              "'layout' output). Each face's box places a person, its keypoints pose them. Faces "
                               "are numbered left to right."}),
             "latent": ("LATENT", {"tooltip": "The latent being sampled: the layout is scaled to its size."}),
             "identity_0": identity_input(0), "identity_1": identity_input(1),

@@ -7,6 +7,7 @@ from ..instantid_core.errors import InputValueError
 from ..instantid_core.compute.identity import COMBINE_MODES, combine_embeddings, compute_identity_kv, negative_embeddings, \
     project_identity
 from ..instantid_core.compute.precision import IDENTITY_KV, PROJECTION
+from ..instantid_core.faces.manual_layout import require_embeddings
 from .comfy_glue import layer_progress
 from .node_base import InstantIDNode
 from .placement import compute_placement, precision_report, weights_on
@@ -15,6 +16,7 @@ from .values import FACES, IDENTITY, INSTANTID, FacesResult, Identity, InstantID
 
 def faces_embeddings(faces: FacesResult) -> torch.Tensor:
     """Every kept face of every image, in order -> [N, 512] float32."""
+    require_embeddings(faces.images, "faces")
     embeds = [torch.from_numpy(f.embedding.copy()) for image in faces.images for f in image.faces]
     if not embeds:
         raise InputValueError("no face was detected in any reference image; use a clearer photo", "faces")

@@ -11,7 +11,8 @@ from instantid_testkit.comfy_env import ROOT, comfy_env
 from instantid_testkit.prompts import full_chain
 
 from instantid_core.compute.keypoints import keypoint_image
-from instantid_core.faces.manual_keypoints import preset_points, transform_points
+from instantid_core.faces.manual_keypoints import parse_faces, preset_points, transform_points
+from instantid_core.faces.manual_layout import keypoint_box
 
 NODE = "InstantIDPrecision_ManualKeypoints"
 CUSTOM = [[0.3, 0.35], [0.55, 0.3], [0.45, 0.45], [0.35, 0.6], [0.55, 0.58]]
@@ -51,7 +52,9 @@ def test_registered_with_tooltips_and_help(env):
     for section in spec.values():
         for name, (_, opts) in section.items():
             assert opts.get("tooltip"), name
-    assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) == 1
+    assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) == 2
+    # a saved workflow's links keep their slots: the keypoint IMAGE first, the layout appended after it
+    assert cls.RETURN_TYPES == ("IMAGE", "INSTANTID_PRECISION_FACES") and cls.RETURN_NAMES == ("keypoints", "layout")
     assert (ROOT / "web" / "docs" / f"{NODE}.md").is_file()
 
 
@@ -60,7 +63,8 @@ def test_preset_image_is_the_keypoint_image_of_the_preset(env, preset):
     transform = dict(rotate=20.0, scale=0.8, offset_x=0.1, offset_y=-0.05)
     image, result = drawn({"kps": manual(preset, points="ignored unless custom", width=160, height=96, **transform)})
     assert torch.equal(image, expected(preset_points(preset, 160, 96), 160, 96, **transform))
-    ui = result.history["outputs"]["kps"]["instantid_keypoints"][0]
+    [ui] = result.history["outputs"]["kps"]["instantid_keypoints"]  # one face: the one entry it always was
+    assert set(ui) == {"points", "source", "width", "height"}
     assert ui["source"] == "preset" and (ui["width"], ui["height"]) == (160, 96)
     assert np.allclose(json.loads(ui["points"]), preset_points(preset, 160, 96), atol=5e-5)
 
@@ -71,6 +75,42 @@ def test_custom_points_are_drawn_where_they_say(env):
     # and the picture really moved: the red left-eye disc centre is at the transformed point
     x, y = transform_points(np.array(CUSTOM), 128, 96, rotate=-30, scale=1.2)[0].astype(int)
     assert image[0, y, x].tolist() == [1.0, 0.0, 0.0]
+
+
+def test_several_faces_are_all_drawn_turned_each_about_its_own_centre_and_given_as_a_layout(env):
+    faces = [[[x - 0.22, y] for x, y in CUSTOM], {"preset": "tilted right", "center": [0.72, 0.5], "scale": 0.6}]
+    transform = dict(rotate=15.0, scale=0.9, offset_x=0.02, offset_y=0.03)
+    kps_node = manual("custom", json.dumps(faces), width=160, height=128, **transform)
+    p = {"kps": kps_node, "show": {"class_type": "PreviewImage", "inputs": {"images": ["kps", 0]}}}
+    result = cs.run_prompt(p)
+    base = parse_faces(json.dumps(faces), 160, 128)
+    drawn_faces = [transform_points(f, 160, 128, **transform) for f in base]
+    assert torch.equal(result.output("kps"), keypoint_image([(d, (160, 128)) for d in drawn_faces], 160, 128))
+    layout = result.output("kps", 1)
+    [image] = layout.images
+    assert image.image_size == (160, 128) and len(image.faces) == 2
+    for face, kps in zip(image.faces, drawn_faces):  # in the order written; no likeness to take an identity from
+        assert np.allclose(face.kps, kps, atol=1e-4) and np.allclose(face.bbox, keypoint_box(kps), atol=1e-3)
+        assert face.embedding is None
+    ui = result.history["outputs"]["kps"]["instantid_keypoints"]
+    assert [e["source"] for e in ui] == ["points", "points"] and all((e["width"], e["height"]) == (160, 128)
+                                                                   for e in ui)
+    assert np.allclose([json.loads(e["points"]) for e in ui], base, atol=5e-5)
+
+
+def test_a_hand_placed_layout_is_refused_where_a_likeness_is_needed(env):
+    p = {"kps": manual("frontal", width=64, height=64),
+         "save": {"class_type": "InstantIDPrecision_SaveIdentity", "inputs": {
+             "faces": ["kps", 1], "name": "placed", "combine": "average", "if_exists": "overwrite"}}}
+    bad = cs.run_prompt(p, raise_on_error=False)
+    assert not bad.success and bad.error["node_id"] == "save"
+    assert bad.error["exception_message"].startswith("InstantID Save Identity: check the 'faces' input — these "
+                                                     "faces were placed by hand"), bad.error["exception_message"]
+    layout = cs.run_prompt({"kps": p["kps"], "show": {"class_type": "PreviewImage", "inputs": {
+        "images": ["kps", 0]}}}).output("kps", 1)
+    with pytest.raises(Exception, match="placed by hand") as exc:  # Image Projection takes its embeddings here
+        env.pack("nodes.projection_node").faces_embeddings(layout)
+    assert exc.value.input_name == "faces"
 
 
 def test_faces_input_starts_custom_points_from_the_detected_face(env):

@@ -71,8 +71,11 @@ def test_bad_order_strings_say_what_to_write(text, words):
 
 
 def test_likeness_without_embeddings_names_the_layout():
-    with pytest.raises(InputValueError, match="layout must come from Face Detect") as err:
+    with pytest.raises(InputValueError, match="this layout has no face embeddings") as err:
         assign("by likeness", 2, 2, identity_embeddings=[np.ones(4), np.ones(4)], face_embeddings=None)
+    assert err.value.input_name == "assignment"
+    with pytest.raises(InputValueError, match="every identity must come from Image Projection") as err:
+        assign("by likeness", 2, 2, identity_embeddings=[np.ones(4), None], face_embeddings=np.ones((2, 4)))
     assert err.value.input_name == "assignment"
 
 

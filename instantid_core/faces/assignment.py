@@ -123,10 +123,15 @@ def assign(mode: str, identities: int, faces: int, order: str = "",
     if mode == "order":
         return Assignment(parse_order(order, identities, faces), mode)
     if mode == "by likeness":
-        if face_embeddings is None or identity_embeddings is None or any(e is None for e in identity_embeddings):
-            raise InputValueError("'by likeness' compares face embeddings: the layout must come from Face Detect on "
-                                  "a photo (not manual keypoints) and every identity from Image Projection "
-                                  "of detected or saved faces", "assignment")
+        if face_embeddings is None:
+            raise InputValueError("'by likeness' compares each face of the layout with the identities, but this "
+                                  "layout has no face embeddings (its faces were placed by hand, with manual "
+                                  "keypoints): choose 'left to right' or 'order', or detect the layout with Face "
+                                  "Detect on a photo of the same people", "assignment")
+        if identity_embeddings is None or any(e is None for e in identity_embeddings):
+            raise InputValueError("'by likeness' compares face embeddings: every identity must come from Image "
+                                  "Projection of detected or saved faces; otherwise choose 'left to right' or "
+                                  "'order'", "assignment")
         cosine = cosine_matrix(identity_embeddings, face_embeddings)
         if not np.isfinite(cosine).all():
             raise InputValueError("a face embedding is not finite, so no Identity Score can be computed", "faces")

@@ -112,7 +112,7 @@ class Face:
     bbox: np.ndarray  # (4,) float32 x1, y1, x2, y2 in source pixels
     kps: np.ndarray  # (5, 2) float32: left eye, right eye, nose, left mouth, right mouth
     det_score: float
-    embedding: np.ndarray  # (512,) float32, raw (NOT L2-normalised)
+    embedding: Optional[np.ndarray]  # (512,) float32, raw (NOT L2-normalised); None: placed by hand (manual_layout)
 
     @property
     def area(self) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import InputValueError
 from .face_analysis import Face, ImageFaces, order_faces
+from .manual_layout import require_embeddings
 
 FACE_CHOICES = ("largest", "best match", "index")
 NO_FACE_CHOICES = ("score 0", "error")
@@ -137,6 +138,7 @@ def references_from_faces(images: Sequence[ImageFaces], input_name: str = "faces
     """Face Detect's result (or a loaded identity) as people. One face per photo: one person seen in every
     photo. Several faces in a photo (selection 'all'): several people, person k = the k-th face of each photo
     in Face Detect's order (largest first)."""
+    require_embeddings(images, input_name)
     per_photo = [order_faces(f.faces) for f in images if f.faces]
     if not per_photo:
         raise InputValueError("the reference has no face (Face Detect found none)", input_name)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import IdentityFileError
 from ..faces.face_analysis import Face, ImageFaces
+from ..faces.manual_layout import require_embeddings
 from .identity_checks import MAX_FACES, checked_header, checked_tensors
 
 FORMAT = "instantid_identity"
@@ -88,6 +89,7 @@ def save_identity(folder: Path, name: str, images: Sequence[ImageFaces], combine
     """Write the faces of every photo (photos without a face are left out) and return the path written."""
     from safetensors.numpy import save_file
 
+    require_embeddings(images, "faces")
     used = [(i, im) for i, im in enumerate(images) if im.faces]
     faces = [(p, f) for p, (_, im) in enumerate(used) for f in im.faces]
     if not faces:
