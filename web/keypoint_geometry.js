@@ -148,6 +148,7 @@ export function bakedValues(drawn, w, h) {
 
 export const FACE_SCALE_RANGE = [0.05, 5];
 const NEW_FACE_SCALE = 0.5;
+const FACE_KEYS = ["points", "preset", "center", "scale", "rotate"];
 const FREE_DISTANCE = 0.25; // of the shorter side: about a new face's box
 
 function fivePairs(data) {
@@ -158,6 +159,7 @@ function fivePairs(data) {
 function faceEntry(item, presets) {
   if (fivePairs(item)) return { points: item };
   if (!item || typeof item !== "object" || Array.isArray(item)) return null;
+  if (Object.keys(item).some((key) => !FACE_KEYS.includes(key))) return null;
   if ("points" in item) return fivePairs(item.points) && Object.keys(item).length === 1 ? { points: item.points } : null;
   if (!presets?.shapes?.[item.preset]) return null;
   const center = item.center ?? presets.centre;
@@ -180,7 +182,10 @@ export function parseFaces(text, presets) {
   } catch {
     return null;
   }
-  if (data && !Array.isArray(data) && typeof data === "object") data = data.faces;
+  if (data && !Array.isArray(data) && typeof data === "object") {
+    if (Object.keys(data).some((key) => key !== "faces")) return null;
+    data = data.faces;
+  }
   if (!Array.isArray(data) || !data.length) return null;
   const faces = data.map((item) => faceEntry(item, presets));
   return faces.every(Boolean) ? faces : null;
