@@ -90,6 +90,11 @@ def test_add_a_face_choose_its_preset_drag_and_run(ui):
     ui.call("focus", [kps], 1.5)
     ui.page.pump(0.3)
     [first] = drawn_faces(ui)
+    # a click on the editor's help text: the frontend takes the widgets set above into its undo history on the
+    # mouse's release, so that the count below sees only what "add face" does
+    help_at = ui.page.js(f"(() => {{ const b = {control(ui, 'add-face')}.parentElement.firstChild"
+                         ".getBoundingClientRect(); return [b.left + 5, b.top + b.height / 2]; })()")
+    click(ui, *help_at)
     undo_before = ui.call("workflowTabs")["undo"] or 0
 
     press(ui, "add-face")
@@ -158,7 +163,7 @@ def test_add_a_face_choose_its_preset_drag_and_run(ui):
     shown = ui.last_entry["outputs"][str(kps)]["instantid_keypoints"]
     assert [e["points"] for e in shown] == [points_json(f) for f in parse_faces(inputs["points"], W, H)]
     layout = manual_image_faces(want_faces, W, H)
-    assert len(layout.faces) == 2 and layout.faces[0].bbox[0] < layout.faces[1].bbox[0]  # face 1 on the right
+    assert np.allclose([f.bbox for f in layout.faces], [keypoint_box(f) for f in drawn_faces(ui)], atol=1e-2)
     assert not ui.problems(since), ui.problems(since)
 
 
@@ -210,7 +215,7 @@ def test_geometry_module_reads_and_writes_faces_like_the_node(ui):
     rng = np.random.default_rng(1)
     names = sorted(PRESET_POSES)
     faces = [{"preset": names[i % len(names)], "center": rng.uniform(0.2, 0.8, 2).round(4).tolist(),
-              "scale": float(rng.uniform(0.3, 1.5).round(3)), "rotate": float(rng.uniform(-90, 90).round(1))}
+              "scale": round(float(rng.uniform(0.3, 1.5)), 3), "rotate": round(float(rng.uniform(-90, 90)), 1)}
              for i in range(5)]
     pairs = rng.uniform(0.2, 0.8, (5, 2)).round(4).tolist()
     texts = [json.dumps(faces[:2]), json.dumps({"faces": [pairs, faces[2], {"points": pairs}]}), json.dumps(pairs),
