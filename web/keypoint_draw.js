@@ -42,13 +42,15 @@ function paintBox(ctx, pts, index, selected) {
   ctx.setLineDash(selected ? [] : [5, 4]);
   ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
   ctx.setLineDash([]);
+  // the number sits on the box's top-left corner, outside it, so that a small face's points stay visible
+  const top = Math.max(0, y1 - TAG);
   ctx.fillStyle = colour;
-  ctx.fillRect(x1, y1, TAG, TAG);
+  ctx.fillRect(x1, top, TAG, TAG);
   ctx.fillStyle = "#000";
   ctx.font = "bold 12px sans-serif";
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
-  ctx.fillText(String(index), x1 + TAG / 2, y1 + TAG / 2 + 1);
+  ctx.fillText(String(index), x1 + TAG / 2, top + TAG / 2 + 1);
   ctx.restore();
 }
 
