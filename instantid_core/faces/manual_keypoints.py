@@ -1,4 +1,5 @@
-"""Manual keypoints: preset head poses, the JSON the keypoint editor stores, and the global transform.
+"""Manual keypoints: preset head poses, the JSON the keypoint editor stores (one face, or several: parse_faces),
+and the global transform.
 
 Points are stored as fractions of the canvas (x / width, y / height), so a pose survives a change of the
 generation size the way a detected pose does (each axis scales on its own, as ``keypoints.scale_points`` does).

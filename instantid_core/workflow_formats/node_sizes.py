@@ -19,7 +19,7 @@ FRONTEND_SIZES = {
     "KSampler": [320, 262], "VAEDecode": [200, 46], "SaveImage": [400, 58],
     "ConditioningSetMask": [320, 102],
     "InstantIDPrecision_FaceCrop": [320, 330], "InstantIDPrecision_FaceStitch": [320, 166],
-    "InpaintModelConditioning": [300, 138], "InstantIDPrecision_ManualKeypoints": [340, 450],
+    "InpaintModelConditioning": [300, 138], "InstantIDPrecision_ManualKeypoints": [340, 470],
     "PreviewImage": [400, 26], "InstantIDPrecision_IdentityScore": [320, 230],
     "InstantIDPrecision_MultiPerson": [320, 446],
 }
