@@ -34,7 +34,7 @@ const ROUTE = "/instantid_precision/keypoint_presets";
 const UI_KEY = "instantid_keypoints";
 const NAMES = ["left eye", "right eye", "nose", "left mouth corner", "right mouth corner"];
 const VALUE_NAMES = ["preset", "points", "width", "height", "rotate", "scale", "offset_x", "offset_y"];
-const EDITOR_MIN_HEIGHT = 240;
+const EDITOR_MIN_HEIGHT = 220;
 
 let presets = null; // {centre, shapes}
 const presetsReady = api.fetchApi(ROUTE).then((r) => r.json()).then((d) => { presets = d; })
@@ -216,9 +216,7 @@ function toolbar(node) {
     help.textContent = several ? t("keypoints.helpFaces",
       "click a face to select it · drag a point · drag a face: move · Shift-drag: turn · wheel / Alt-drag: size")
       : t("keypoints.help", "drag a point · drag empty: move · Shift-drag: turn · wheel / Alt-drag: size");
-    remove.disabled = !several;
-    faceLabel.style.display = several ? "" : "none";
-    facePreset.style.display = several ? "" : "none";
+    for (const part of [faceLabel, facePreset, remove]) part.style.display = several ? "" : "none";
     if (!several) return;
     faceLabel.textContent = t("keypoints.faceLabel", "face {n}:", { n: index });
     faceLabel.style.color = FACE_COLOURS[index % FACE_COLOURS.length];
