@@ -75,15 +75,6 @@ function bake(node) {
   return true;
 }
 
-// Several faces: their entries with the node's transform folded in, written back (null when there are none).
-function bakeFaces(node) {
-  const values = valuesOf(node);
-  const faces = bakedFaces(values, presets);
-  if (!faces) return null;
-  writeFaces(node, faces);
-  return faces;
-}
-
 function writeFaces(node, faces) {
   const [w, h] = outputSize(valuesOf(node));
   quietly(node, () => setValues(node, facesValues(faces, presets, w, h)));
@@ -266,7 +257,7 @@ function makeEditor(node) {
       writeFaces(node, faces);
     },
     bake: () => bake(node),
-    bakeFaces: () => bakeFaces(node),
+    faces: () => bakedFaces(valuesOf(node), presets),
     changed: () => changed(node),
     paint(grabbed = -1) {
       root.dataset.nodeId = String(node.id); // known once the node is in a graph (not yet in onNodeCreated)

@@ -9,8 +9,9 @@
 // only; a plain drag outside every face moves them all (offset_x / offset_y), and the wheel sizes the selected one:
 //   editor.viewFaces()     every face's drawn points in canvas CSS px, or null
 //   editor.selected(), editor.select(i)
-//   editor.bakeFaces()     the faces with the node's transform folded in (widgets written), or null
-//   editor.setFace(i, entry)   write one face;   editor.presets()
+//   editor.faces()         the face entries with the node's transform folded in, or null
+//   editor.setFace(i, entry)   write one face (and the others, that transform then at rest);   editor.presets()
+// (a click that only selects a face writes nothing)
 import { centreOf, dragValues, faceAt, faceDragEntry, movedFace, nearestPoint, outputSize, parsePoints, scaled }
   from "./keypoint_geometry.js";
 
@@ -43,7 +44,7 @@ export function handlePointer(canvas, focusTarget, editor) {
       return { mode, start: pos, pointerId: e.pointerId, ox: Number(v.offset_x ?? 0), oy: Number(v.offset_y ?? 0) };
     }
     const face = editor.selected();
-    const entries = editor.bakeFaces();
+    const entries = editor.faces();
     if (!entries?.[face]) return null;
     const [w, h] = outputSize(v);
     editor.paint(mode === "point" ? hit.point : -1);
@@ -114,7 +115,7 @@ export function handlePointer(canvas, focusTarget, editor) {
     e.preventDefault();
     e.stopPropagation();
     if (editor.viewFaces()?.length > 1) {
-      const entries = editor.bakeFaces();
+      const entries = editor.faces();
       const face = editor.selected();
       if (!entries?.[face]) return;
       const [w, h] = outputSize(editor.values());
