@@ -7,6 +7,12 @@
 //     rotate/scale/offset reset, then the point follows the pointer (what you see stays what is drawn);
 //   * drag an empty spot: offset_x / offset_y;   Shift-drag: rotate;   wheel or Alt-drag: scale;
 //   * choosing a preset writes its points into `points` (so 'custom' starts from what you see).
+// Several faces ('points' lists them; the node draws all and gives them to Multi-Person as a layout): "add face"
+// puts a frontal face at a free spot, "remove face" drops the selected one, the face preset list gives the
+// selected face a pose where it is; a click picks a face (by its points or inside its box) and the drags above
+// then act on that face alone (a plain drag outside every face still moves them all). Each face is drawn with its
+// number and box; edits fold the node's rotate/scale/offset into the faces, so what is shown stays what is drawn.
+// One face is written in the one-face form, so a one-face workflow is saved as it always was.
 // The preset shapes come from the server (/instantid_precision/keypoint_presets), the one definition the node
 // draws with. The parts: keypoint_geometry.js (pure), keypoint_draw.js (painting), keypoint_pointer.js (mouse);
 // the frontend is reached through frontend_adapter.js only.
@@ -15,9 +21,10 @@ import { api } from "../../scripts/api.js";
 import { addElementWidget, nodeById, onWidgetsChanged, recordGraphChange, setWidgetValue, widgetOf }
   from "./frontend_adapter.js";
 import { t } from "./instantid_i18n.js";
-import { CUSTOM, bakedValues, basePoints, drawnPoints, frameIn, outputSize, parsePoints, pointsJson, presetPoints,
-  toView, transform } from "./keypoint_geometry.js";
-import { COLOURS, paintKeypoints } from "./keypoint_draw.js";
+import { CUSTOM, baseFaces, bakedFaces, bakedValues, basePoints, drawnFaces, drawnPoints, facesValues, frameIn,
+  outputSize, parsePoints, pointsJson, presetPoints, toView, transform, withNewFace, withPreset }
+  from "./keypoint_geometry.js";
+import { COLOURS, FACE_COLOURS, paintFaces } from "./keypoint_draw.js";
 import { handlePointer } from "./keypoint_pointer.js";
 import { el } from "./panel.js";
 
@@ -58,14 +65,48 @@ function quietly(node, fn) {
   }
 }
 
-// The pose as it is drawn now becomes plain 'custom' points, with no rotate/scale/offset left on top.
+// The pose as it is drawn now becomes plain 'custom' points, with no rotate/scale/offset left on top (one face).
 function bake(node) {
   const values = valuesOf(node);
-  const drawn = drawnPoints(values, presets);
-  if (!drawn) return false;
+  const drawn = drawnFaces(values, presets);
+  if (drawn?.length !== 1) return false;
   const [w, h] = outputSize(values);
-  quietly(node, () => setValues(node, bakedValues(drawn, w, h)));
+  quietly(node, () => setValues(node, bakedValues(drawn[0], w, h)));
   return true;
+}
+
+function writeFaces(node, faces) {
+  const [w, h] = outputSize(valuesOf(node));
+  quietly(node, () => setValues(node, facesValues(faces, presets, w, h)));
+}
+
+function selectedFace(node, count) {
+  return Math.min(Math.max(0, node.instantidSelectedFace ?? 0), Math.max(0, count - 1));
+}
+
+function addFace(node) {
+  if (!presets) return;
+  const [w, h] = outputSize(valuesOf(node));
+  const faces = withNewFace(bakedFaces(valuesOf(node), presets) ?? [], presets, w, h);
+  writeFaces(node, faces);
+  node.instantidSelectedFace = faces.length - 1;
+}
+
+function removeFace(node) {
+  const faces = bakedFaces(valuesOf(node), presets);
+  if (!faces || faces.length < 2) return;
+  const index = selectedFace(node, faces.length);
+  writeFaces(node, faces.filter((_, i) => i !== index));
+  node.instantidSelectedFace = Math.max(0, index - 1);
+}
+
+function setFacePreset(node, name) {
+  const faces = bakedFaces(valuesOf(node), presets);
+  if (!faces || !presets?.shapes?.[name]) return;
+  const index = selectedFace(node, faces.length);
+  const [w, h] = outputSize(valuesOf(node));
+  faces[index] = withPreset(faces[index], name, presets, w, h);
+  writeFaces(node, faces);
 }
 
 function onPresetChosen(node) {
@@ -99,6 +140,20 @@ function onSizeChosen(node) {
   if (pts) setWidgetValue(node, "points", pointsJson(pts));
 }
 
+// the face presets' names as shown (the values written stay the node's preset names)
+function presetLabel(name) {
+  const labels = {
+    "frontal": () => t("keypoints.presetFrontal", "frontal"),
+    "three-quarter left": () => t("keypoints.presetThreeQuarterLeft", "three-quarter left"),
+    "three-quarter right": () => t("keypoints.presetThreeQuarterRight", "three-quarter right"),
+    "profile-ish left": () => t("keypoints.presetProfileLeft", "profile-ish left"),
+    "profile-ish right": () => t("keypoints.presetProfileRight", "profile-ish right"),
+    "tilted left": () => t("keypoints.presetTiltedLeft", "tilted left"),
+    "tilted right": () => t("keypoints.presetTiltedRight", "tilted right"),
+  };
+  return labels[name]?.() ?? name;
+}
+
 function whyNoPoints(why) {
   if (!why) return "";
   if (why === "presets") return t("keypoints.presetsMissing", "presets not loaded");
@@ -129,7 +184,40 @@ function toolbar(node) {
   const fromFaces = button(t("keypoints.useFaces", "use faces"),
     t("keypoints.useFacesTitle", "start from the first face of the 'faces' input (on the next run)"), "faces",
     () => quietly(node, () => setValues(node, { preset: CUSTOM, points: "" })));
-  const bar = el("div", {}, [help, reset, fromFaces]);
+  const add = button(t("keypoints.addFace", "add face"),
+    t("keypoints.addFaceTitle", "add a frontal face at a free spot (several faces: a layout for Multi-Person)"),
+    "add-face", () => addFace(node));
+  const remove = button(t("keypoints.removeFace", "remove face"),
+    t("keypoints.removeFaceTitle", "remove the selected face"), "remove-face", () => removeFace(node));
+  const facePreset = el("select", { title: t("keypoints.facePresetTitle", "the selected face's pose") });
+  facePreset.dataset.action = "face-preset";
+  Object.assign(facePreset.style, { font: "11px sans-serif", maxWidth: "150px" });
+  facePreset.addEventListener("pointerdown", (e) => e.stopPropagation());
+  facePreset.addEventListener("change", (e) => {
+    e.stopPropagation();
+    setFacePreset(node, facePreset.value);
+    changed(node);
+  });
+  const faceLabel = el("span");
+  const bar = el("div", {}, [help, faceLabel, facePreset, add, remove, reset, fromFaces]);
+  // shows the selected face and its pose (several faces only)
+  bar.instantidUpdate = (faces) => {
+    const several = (faces?.length ?? 0) > 1;
+    const index = selectedFace(node, faces?.length ?? 0);
+    help.textContent = several ? t("keypoints.helpFaces",
+      "click a face to select it · drag a point · drag a face: move · Shift-drag: turn · wheel / Alt-drag: size")
+      : t("keypoints.help", "drag a point · drag empty: move · Shift-drag: turn · wheel / Alt-drag: size");
+    for (const part of [faceLabel, facePreset, remove]) part.style.display = several ? "" : "none";
+    if (!several) return;
+    faceLabel.textContent = t("keypoints.faceLabel", "face {n}:", { n: index });
+    faceLabel.style.color = FACE_COLOURS[index % FACE_COLOURS.length];
+    const names = Object.keys(presets?.shapes ?? {});
+    if (facePreset.options.length !== names.length + 1) {
+      facePreset.replaceChildren(el("option", { value: CUSTOM, textContent: t("keypoints.ownPoints", "own points"),
+        disabled: true }), ...names.map((n) => el("option", { value: n, textContent: presetLabel(n) })));
+    }
+    facePreset.value = faces[index].preset ?? CUSTOM;
+  };
   Object.assign(bar.style, { display: "flex", gap: "6px", alignItems: "center", font: "11px sans-serif",
     color: "#aaa", flexWrap: "wrap" });
   return bar;
@@ -139,7 +227,8 @@ function makeEditor(node) {
   const canvas = el("canvas");
   Object.assign(canvas.style, { flex: "1 1 auto", minHeight: "120px", width: "100%", cursor: "crosshair",
     touchAction: "none", borderRadius: "4px" });
-  const root = el("div", { className: "instantid-keypoint-editor", tabIndex: -1 }, [canvas, toolbar(node)]);
+  const bar = toolbar(node);
+  const root = el("div", { className: "instantid-keypoint-editor", tabIndex: -1 }, [canvas, bar]);
   root.dataset.captureWheel = "true"; // Nodes 2.0: the wheel scales the face while the editor has focus
   Object.assign(root.style, { outline: "none", display: "flex", flexDirection: "column", gap: "4px", width: "100%",
     height: "100%", boxSizing: "border-box", padding: "2px 4px" });
@@ -150,11 +239,25 @@ function makeEditor(node) {
     values: () => valuesOf(node),
     frame: () => frameIn(canvas.clientWidth, canvas.clientHeight, ...outputSize(valuesOf(node))),
     viewPoints() {
-      const drawn = drawnPoints(valuesOf(node), presets);
-      return drawn ? toView(editor.frame(), drawn) : null;
+      const drawn = drawnFaces(valuesOf(node), presets);
+      return drawn?.length === 1 ? toView(editor.frame(), drawn[0]) : null;
     },
+    viewFaces() {
+      const drawn = drawnFaces(valuesOf(node), presets);
+      return drawn ? drawn.map((pts) => toView(editor.frame(), pts)) : null;
+    },
+    selected: () => selectedFace(node, drawnFaces(valuesOf(node), presets)?.length ?? 0),
+    select: (index) => { node.instantidSelectedFace = index; },
+    presets: () => presets,
     set: (values) => setValues(node, values),
+    setFace(index, entry) {
+      const faces = bakedFaces(valuesOf(node), presets);
+      if (!faces?.[index]) return;
+      faces[index] = entry;
+      writeFaces(node, faces);
+    },
     bake: () => bake(node),
+    faces: () => bakedFaces(valuesOf(node), presets),
     changed: () => changed(node),
     paint(grabbed = -1) {
       root.dataset.nodeId = String(node.id); // known once the node is in a graph (not yet in onNodeCreated)
@@ -170,8 +273,10 @@ function makeEditor(node) {
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
       const values = valuesOf(node);
       const [w, h] = outputSize(values);
-      paintKeypoints(ctx, cw, ch, w, h, drawnPoints(values, presets),
-        { grabbed, message: whyNoPoints(basePoints(values, presets).why) });
+      const faces = drawnFaces(values, presets);
+      paintFaces(ctx, cw, ch, w, h, faces, { grabbed, selected: selectedFace(node, faces?.length ?? 0),
+        message: whyNoPoints(baseFaces(values, presets).why) });
+      bar.instantidUpdate(baseFaces(values, presets).faces);
     },
   };
   handlePointer(canvas, root, editor);
@@ -239,6 +344,17 @@ window.InstantIDKeypointEditor = Object.freeze({
   presetPoints: (name, w, h) => presetPoints(presets, name, w, h),
   basePoints: (node) => basePoints(valuesOf(node), presets),
   drawnPoints: (node) => drawnPoints(valuesOf(node), presets),
+  drawnFaces: (node) => drawnFaces(valuesOf(node), presets),
+  selectedFace: (id) => selectedFace(nodeById(id), drawnFaces(valuesOf(nodeById(id)), presets)?.length ?? 0),
+  screenFaces(id) {
+    const editor = nodeById(id)?.[EDITOR];
+    const faces = editor?.viewFaces();
+    if (!faces) return null;
+    const b = editor.canvas.getBoundingClientRect();
+    const sx = b.width / editor.canvas.clientWidth;
+    const sy = b.height / editor.canvas.clientHeight;
+    return faces.map((pts) => pts.map(([x, y]) => [b.left + x * sx, b.top + y * sy]));
+  },
   screenPoints(id) {
     const editor = nodeById(id)?.[EDITOR];
     const pts = editor?.viewPoints();
