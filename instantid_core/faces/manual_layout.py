@@ -83,7 +83,7 @@ def has_embeddings(images: Sequence[ImageFaces]) -> bool:
 
 
 def require_embeddings(images: Sequence[ImageFaces], input_name: str = "faces") -> None:
-    """Faces placed by hand carry no likeness: refuse them where an embedding is needed, naming the fix."""
+    """Faces placed by hand carry no face embedding: refuse them where an embedding is needed, naming the fix."""
     if not has_embeddings(images):
         raise InputValueError("these faces were placed by hand ('InstantID Keypoints (manual)'), so they have no "
                               "face embedding to take an identity from: connect 'InstantID Face Detect' on a photo "
