@@ -28,6 +28,7 @@ from ..instantid_core.faces.group_swap import PhotoFace, plan_group_swap, stitch
 from ..instantid_core.faces.group_swap_identity import stack_per_crop
 from .comfy_glue import layer_progress
 from .face_region_nodes import InstantIDFaceCrop, InstantIDFaceStitch, _images
+from .identity_inputs import connected_identities
 from .node_base import InstantIDNode
 from .values import CROP, FACES, IDENTITY, FacesResult, Identity
 
@@ -38,21 +39,6 @@ def identity_input(number: int):
     need = "Identity" if number == 0 else "Optional: identity"
     return (IDENTITY, {"tooltip": f"{need} {number} (from 'InstantID Image Projection' or a loaded identity). "
                                   "Its number is what the 'order' string and the report call it."})
-
-
-def connected_identities(kwargs) -> List[Identity]:
-    out = []
-    for n in range(MAX_IDENTITIES):
-        identity = kwargs.get(f"identity_{n}")
-        if identity is None:
-            if any(kwargs.get(f"identity_{m}") is not None for m in range(n + 1, MAX_IDENTITIES)):
-                raise InputValueError(f"identity_{n} is empty but a later identity is connected: connect the "
-                                      "identities in order, without gaps", f"identity_{n}")
-            break
-        out.append(identity)
-    if not out:
-        raise InputValueError("connect at least one identity", "identity_0")
-    return out
 
 
 def photo_faces(faces: FacesResult, size) -> List[PhotoFace]:
@@ -129,7 +115,7 @@ class InstantIDGroupFaceCrop(InstantIDNode):
         if image.shape[0] != 1:
             raise InputValueError(f"the image holds {image.shape[0]} pictures: a group swap works on one photo at "
                                   "a time", "image")
-        identities = connected_identities(identity_inputs)
+        identities = connected_identities(identity_inputs, 1)
         settings = CropSettings(padding, align, long_side, pad_mode, mask_grow, feather).checked()
         h, w = image.shape[1:3]
         embeddings = None

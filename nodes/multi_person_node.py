@@ -19,6 +19,7 @@ from ..instantid_core.faces.multi_person import LayoutFace, MultiPersonPlan, pla
 from .apply_nodes import CN_STRENGTH, CONTROL_NET, END, IP_WEIGHT, MODEL_IN, NEGATIVE_IN, POSITIVE_IN, START
 from .attention_patch import patch_identity_attention
 from .identitynet import masked_hint
+from .identity_inputs import connected_identities
 from .node_base import InstantIDNode
 from .regional_identitynet import regional_identitynet
 from .values import FACES, IDENTITY, FacesResult, Identity
@@ -40,21 +41,6 @@ def layout_of(faces: FacesResult):
                               "place the faces by hand with 'InstantID Keypoints (manual)'", "faces")
     return [LayoutFace(tuple(float(v) for v in f.bbox), np.asarray(f.kps), f.embedding) for f in image.faces], \
         image.image_size
-
-
-def connected_identities(kwargs) -> List[Identity]:
-    out = []
-    for n in range(MAX_IDENTITIES):
-        identity = kwargs.get(f"identity_{n}")
-        if identity is None:
-            if any(kwargs.get(f"identity_{m}") is not None for m in range(n + 1, MAX_IDENTITIES)):
-                raise InputValueError(f"identity_{n} is empty but a later identity is connected: connect the "
-                                      "identities in order, without gaps", f"identity_{n}")
-            break
-        out.append(identity)
-    if len(out) < REQUIRED_IDENTITIES:
-        raise InputValueError(f"connect at least {REQUIRED_IDENTITIES} identities", f"identity_{len(out)}")
-    return out
 
 
 def apply_regional_identitynet(positive, negative, control_net, faces, strength: float, start_at: float,
@@ -186,7 +172,7 @@ class InstantIDMultiPerson(InstantIDNode):
 
     def apply(self, model, positive, negative, control_net, faces, latent, assignment, order, ip_weight,
               cn_strength, start_at, end_at, grow, feather, **identity_inputs):
-        identities = connected_identities(identity_inputs)
+        identities = connected_identities(identity_inputs, REQUIRED_IDENTITIES)
         plan, model, positive, negative = apply_multi_person(
             model, positive, negative, control_net, faces, latent, identities, assignment, order, ip_weight,
             cn_strength, start_at, end_at, grow, feather)

@@ -12,7 +12,7 @@ no extra dependency).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -33,6 +33,14 @@ class Assignment:
 
     def unused(self, identities: int) -> Tuple[int, ...]:
         return tuple(i for i in range(identities) if i not in self.faces)
+
+    def cosine_lines(self) -> List[str]:
+        """The cosine matrix as report lines (by likeness only; else none), one row per identity."""
+        if self.cosine is None:
+            return []
+        lines = ["cosine similarity (rows: identities, columns: faces):",
+                 "      " + " ".join(f"face {f:<2}" for f in range(len(self.faces)))]
+        return lines + [f"id {i:<2} " + " ".join(f"{v:7.4f}" for v in row) for i, row in enumerate(self.cosine)]
 
 
 def left_to_right(identities: int, faces: int) -> Tuple[Optional[int], ...]:

@@ -52,11 +52,7 @@ class GroupSwapPlan:
             crop = self.crops[crop_of[f]]
             lines.append(f"face {f}: identity {identity} -> crop {crop_of[f]}, box {box}, scale {crop.scale:.2f}x, "
                          f"turned {crop.angle:+.1f} deg")
-        if self.assignment.cosine is not None:
-            lines.append("cosine similarity (rows: identities, columns: faces):")
-            lines.append("      " + " ".join(f"face {f:<2}" for f in range(len(self.faces))))
-            for i, row in enumerate(self.assignment.cosine):
-                lines.append(f"id {i:<2} " + " ".join(f"{v:7.4f}" for v in row))
+        lines += self.assignment.cosine_lines()
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 

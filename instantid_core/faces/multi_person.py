@@ -44,11 +44,7 @@ class MultiPersonPlan:
             box = "empty" if region.box is None else "({}, {}, {}, {})".format(*region.box)
             who = "no identity" if identity is None else f"identity {identity}"
             lines.append(f"face {f}: {who}, region {box}")
-        if self.assignment.cosine is not None:
-            lines.append("cosine similarity (rows: identities, columns: faces):")
-            lines.append("      " + " ".join(f"face {f:<2}" for f in range(len(self.faces))))
-            for i, row in enumerate(self.assignment.cosine):
-                lines.append(f"id {i:<2} " + " ".join(f"{v:7.4f}" for v in row))
+        lines += self.assignment.cosine_lines()
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
