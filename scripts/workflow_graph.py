@@ -36,6 +36,7 @@ GROWN = {
     "InstantIDPrecision_ImageProjection": [600, 340], "SaveImage": [400, 300], "PreviewImage": [400, 300],
     "InstantIDPrecision_IdentityScore": [360, 360],  # its score table (web/identity_score.js), 4 rows
     "InstantIDPrecision_MultiPerson": [600, 560],  # its report: a line per face and the warnings
+    "InstantIDPrecision_GroupFaceCrop": [600, 620],  # its report: a line per face, the cosine matrix, warnings
 }
 BYPASSED = 4  # LiteGraph's node mode "bypass": the node is skipped and its inputs pass through
 GAP_X, GAP_Y = 60, 40

@@ -37,7 +37,8 @@ pytestmark = needs_browser
 # the input images the workflows name; the test server has only the face photo, copied under these names
 INPUT_IMAGES = WORKFLOW_IMAGES
 FACE_NODE = "InstantIDPrecision_FaceDetect"
-REPORT_NODES = ("InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection")
+REPORT_NODES = ("InstantIDPrecision_PrecisionOffload", "InstantIDPrecision_ImageProjection",
+                "InstantIDPrecision_GroupFaceCrop")
 # widget edits that make a workflow run on the tiny models in seconds
 TINY_RUN = {"CheckpointLoaderSimple": {"ckpt_name": CHECKPOINT}, "ControlNetLoader": {"control_net_name": CONTROLNET},
             "InstantIDPrecision_ModelLoader": {"instantid_file": ADAPTER},
@@ -302,7 +303,7 @@ class TestTemplateBrowser:
         cards = empty.page.wait_for(
             f"(() => {{ const c = __iid.templateCards({json.dumps(names)}); "
             f"return c && c.length === {len(names)} && c.filter((x) => x.loaded).length >= {min(len(names), 6)}"
-            f" && c; }})()", timeout=30, what="the templates' cards with their thumbnails loaded")
+            f" && c; }})()", timeout=90, what="the templates' cards with their thumbnails loaded")
         assert sorted(c["name"] for c in cards) == names
         cards = [c for c in cards if c["loaded"]]
         assert all(c["width"] > 0 for c in cards)
