@@ -446,19 +446,25 @@
   function templateCards(names) {
     const dialog = templateDialog();
     if (!dialog) return null;
+    // 1.49 keeps only the cards near the view (scrolling down drops the top ones' pictures), so what each call sees
+    // is remembered for this dialog: the answer is every card seen so far, each with its best state
+    if (templateCards.dialog !== dialog) Object.assign(templateCards, { dialog, seen: new Map() });
     const imgs = [...dialog.querySelectorAll("img")].filter((i) => names.includes(i.alt));
+    for (const i of imgs) {
+      const card = { name: i.alt, loaded: i.complete && i.naturalWidth > 0, width: i.naturalWidth,
+                     height: i.naturalHeight };
+      if (!templateCards.seen.get(i.alt)?.loaded) templateCards.seen.set(i.alt, card);
+    }
     // thumbnails load lazily, as a user scrolls to them: bring the next one that has not loaded into view; a card
     // out of view may not have its picture element yet (1.49), so then bring the first such card's title into view
     const waiting = imgs.find((i) => !(i.complete && i.naturalWidth > 0));
-    const shown = new Set(imgs.map((i) => i.alt));
-    const missing = names.find((n) => !shown.has(n));
+    const missing = names.find((n) => !templateCards.seen.has(n));
     if (waiting) waiting.scrollIntoView({ block: "center" });
     else if (missing) {
       [...dialog.querySelectorAll("*")].find((e) => !e.childElementCount && e.textContent.trim() === missing)
         ?.scrollIntoView({ block: "center" });
     }
-    return imgs.map((i) => ({
-      name: i.alt, loaded: i.complete && i.naturalWidth > 0, width: i.naturalWidth, height: i.naturalHeight }));
+    return [...templateCards.seen.values()];
   }
 
   function openTemplateCard(name) {
