@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 import _common  # the pack and instantid_testkit importable; comfy_or_skip
+from instantid_testkit.prompts import tiny_loaders
 
 SIDE, Y = 128, 160
 XS = (32, 256, 448)
@@ -47,12 +48,7 @@ def write_photos(folder: Path) -> None:
 
 def shared(long_side):
     p = {
-        "ckpt": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny_sdxl.safetensors"}},
-        "pos": {"class_type": "CLIPTextEncode", "inputs": {"text": "a face", "clip": ["ckpt", 1]}},
-        "neg": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["ckpt", 1]}},
-        "fa": {"class_type": "InstantIDPrecision_FaceAnalysisLoader", "inputs": {"provider": "CPU", "det_size": "640"}},
-        "iid": {"class_type": "InstantIDPrecision_ModelLoader", "inputs": {"instantid_file": "ip-adapter.safetensors"}},
-        "cn": {"class_type": "ControlNetLoader", "inputs": {"control_net_name": "tiny_identitynet.safetensors"}},
+        **tiny_loaders("a face"),
         "group": {"class_type": "LoadImage", "inputs": {"image": "bench_group.png"}},
         "det": {"class_type": "InstantIDPrecision_FaceDetect", "inputs": {
             "face_analysis": ["fa", 0], "image": ["group", 0], "selection": "all", "face_index": 0,

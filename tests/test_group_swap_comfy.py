@@ -9,6 +9,7 @@ import torch
 from instantid_testkit import comfy_support as cs
 from instantid_testkit import fixtures_onnx as fx
 from instantid_testkit.comfy_env import comfy_env
+from instantid_testkit.prompts import tiny_loaders
 
 SIDE, Y = 128, 160
 XS = (32, 256, 448)  # left to right; centres on the tiny detector's 32-px grid
@@ -35,12 +36,7 @@ def env(tmp_path_factory):
 
 def prompt(identities=3, assignment="by likeness", order="", combine="average", steps=1):
     p = {
-        "ckpt": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny_sdxl.safetensors"}},
-        "pos": {"class_type": "CLIPTextEncode", "inputs": {"text": "a face", "clip": ["ckpt", 1]}},
-        "neg": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["ckpt", 1]}},
-        "fa": {"class_type": "InstantIDPrecision_FaceAnalysisLoader", "inputs": {"provider": "CPU", "det_size": "640"}},
-        "iid": {"class_type": "InstantIDPrecision_ModelLoader", "inputs": {"instantid_file": "ip-adapter.safetensors"}},
-        "cn": {"class_type": "ControlNetLoader", "inputs": {"control_net_name": "tiny_identitynet.safetensors"}},
+        **tiny_loaders("a face"),
         "group": {"class_type": "LoadImage", "inputs": {"image": "gs_group.png"}},
         "det": {"class_type": "InstantIDPrecision_FaceDetect", "inputs": {
             "face_analysis": ["fa", 0], "image": ["group", 0], "selection": "all", "face_index": 0,

@@ -10,6 +10,7 @@ import torch
 from instantid_testkit import comfy_support as cs
 from instantid_testkit import fixtures_onnx as fx
 from instantid_testkit.comfy_env import comfy_env
+from instantid_testkit.prompts import tiny_loaders
 
 from instantid_core.compute.keypoints import keypoint_image
 from instantid_core.faces.manual_keypoints import parse_faces
@@ -46,12 +47,7 @@ def prompt(points, identities=2, assignment="left to right", order="", preset="c
               "height": SIZE, "rotate": 0.0, "scale": 1.0, "offset_x": 0.0, "offset_y": 0.0}
     manual.update(transform)
     p = {
-        "ckpt": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny_sdxl.safetensors"}},
-        "pos": {"class_type": "CLIPTextEncode", "inputs": {"text": "people", "clip": ["ckpt", 1]}},
-        "neg": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["ckpt", 1]}},
-        "fa": {"class_type": "InstantIDPrecision_FaceAnalysisLoader", "inputs": {"provider": "CPU", "det_size": "640"}},
-        "iid": {"class_type": "InstantIDPrecision_ModelLoader", "inputs": {"instantid_file": "ip-adapter.safetensors"}},
-        "cn": {"class_type": "ControlNetLoader", "inputs": {"control_net_name": "tiny_identitynet.safetensors"}},
+        **tiny_loaders("people"),
         "lat": {"class_type": "EmptyLatentImage", "inputs": {"width": SIZE, "height": SIZE, "batch_size": 1}},
         "layout": {"class_type": "InstantIDPrecision_ManualKeypoints", "inputs": manual},
         "multi": {"class_type": "InstantIDPrecision_MultiPerson", "inputs": {

@@ -2,6 +2,19 @@
 from __future__ import annotations
 
 
+def tiny_loaders(text: str) -> dict:
+    """The loaders every several-people prompt starts from: the tiny checkpoint, its prompt and negative, face
+    analysis, the adapter and IdentityNet (node ids ckpt, pos, neg, fa, iid, cn)."""
+    return {
+        "ckpt": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny_sdxl.safetensors"}},
+        "pos": {"class_type": "CLIPTextEncode", "inputs": {"text": text, "clip": ["ckpt", 1]}},
+        "neg": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["ckpt", 1]}},
+        "fa": {"class_type": "InstantIDPrecision_FaceAnalysisLoader", "inputs": {"provider": "CPU", "det_size": "640"}},
+        "iid": {"class_type": "InstantIDPrecision_ModelLoader", "inputs": {"instantid_file": "ip-adapter.safetensors"}},
+        "cn": {"class_type": "ControlNetLoader", "inputs": {"control_net_name": "tiny_identitynet.safetensors"}},
+    }
+
+
 def full_chain(ip_weight=0.8, cn_strength=0.8, seed=1, steps=2, size=64, image="face.png", adapter="ip-adapter.safetensors",
                precision=None, apply="InstantIDPrecision_Apply", save=True):
     p = {
