@@ -24,7 +24,7 @@ NO_FACE_CHOICES = ("error", "pass through")
 BIG_ZOOM = 4.0  # above this the crop's detail is mostly the model's: said in the report
 
 
-def _images(image: torch.Tensor, input_name: str) -> torch.Tensor:
+def checked_images(image: torch.Tensor, input_name: str) -> torch.Tensor:
     if image.dim() != 4 or image.shape[0] == 0 or image.shape[-1] not in (3, 4):
         raise InputValueError(f"expected an IMAGE [batch, height, width, 3], got shape {tuple(image.shape)}",
                               input_name)
@@ -129,7 +129,7 @@ class InstantIDFaceCrop(InstantIDNode):
 
     def crop(self, image, faces, selection, face_index, padding, align, long_side, mask_grow, feather, pad_mode,
              on_no_face):
-        image = _images(image, "image")
+        image = checked_images(image, "image")
         settings = CropSettings(padding, align, long_side, pad_mode, mask_grow, feather).checked()
         if on_no_face not in NO_FACE_CHOICES:
             raise InputValueError(f"choose one of {', '.join(NO_FACE_CHOICES)}", "on_no_face")
@@ -183,8 +183,8 @@ class InstantIDFaceStitch(InstantIDNode):
     FUNCTION = "stitch"
 
     def stitch(self, image, generated, crop_info, blend, color_match, color_strength, mask=None):
-        image = _images(image, "image")
-        generated = _images(generated, "generated")
+        image = checked_images(image, "image")
+        generated = checked_images(generated, "generated")
         crops: Tuple[FaceCrop, ...] = tuple(crop_info)
         n = generated.shape[0]
         if len(crops) not in (1, n):

@@ -27,7 +27,7 @@ from ..instantid_core.faces.face_stitch import COLOR_MATCH_MODES
 from ..instantid_core.faces.group_swap import PhotoFace, plan_group_swap, stitch_group
 from ..instantid_core.faces.group_swap_identity import stack_per_crop
 from .comfy_glue import layer_progress
-from .face_region_nodes import InstantIDFaceCrop, InstantIDFaceStitch, _images
+from .face_region_nodes import InstantIDFaceCrop, InstantIDFaceStitch, checked_images
 from .identity_inputs import connected_identities
 from .node_base import InstantIDNode
 from .values import CROP, FACES, IDENTITY, FacesResult, Identity
@@ -111,7 +111,7 @@ class InstantIDGroupFaceCrop(InstantIDNode):
 
     def crop(self, image, faces, assignment, order, padding, align, long_side, mask_grow, feather, pad_mode,
              **identity_inputs):
-        image = _images(image, "image")
+        image = checked_images(image, "image")
         if image.shape[0] != 1:
             raise InputValueError(f"the image holds {image.shape[0]} pictures: a group swap works on one photo at "
                                   "a time", "image")
@@ -164,8 +164,8 @@ class InstantIDGroupFaceStitch(InstantIDNode):
     FUNCTION = "stitch"
 
     def stitch(self, image, generated, crop_info, blend, color_match, color_strength, mask=None):
-        image = _images(image, "image")
-        generated = _images(generated, "generated")
+        image = checked_images(image, "image")
+        generated = checked_images(generated, "generated")
         crops = tuple(crop_info)
         if image.shape[0] != 1:
             raise InputValueError(f"the image holds {image.shape[0]} pictures: connect the one group photo that "
